@@ -1,0 +1,12 @@
+//! Roster's domain: the model of tenants, stores, companies, users and their
+//! credentials, the rules that validate them, and the permission map that
+//! `check` evaluates. Nothing here knows about HTTP or SQL.
+
+pub mod model;
+pub mod permission;
+pub mod secret;
+pub mod validate;
+
+pub use model::*;
+pub use permission::{Decision, Grant, Permission, PermissionScope, Subject, Target};
+pub use validate::{FieldError, Validation};

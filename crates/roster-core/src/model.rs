@@ -1,0 +1,268 @@
+//! The core records and their vocabularies (SPEC §1).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Declares a closed vocabulary serialised as its exact names, with `ALL`,
+/// `as_str` and `parse`. Written as a macro because there are a dozen of these
+/// and serde alone gives no list of variants for error messages and docs.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the exact wire name.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The wire names, comma-separated, for error messages.
+            pub fn expected() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use vocabulary;
+
+vocabulary!(
+    /// A tenant-wide role (seed 003).
+    TenantRole { Admin = "ADMIN", Backoffice = "BACKOFFICE", Access = "ACCESS", Blocked = "BLOCKED" }
+);
+vocabulary!(
+    /// A partner role acting on the user's `store_ids` (seed 001).
+    PartnerRole { Manager = "manager", Viewer = "viewer", Api = "api" }
+);
+vocabulary!(
+    /// A commerce role, scoped to the user's company (seed 000).
+    CommerceRole {
+        Owner = "OWNER",
+        Orders = "ORDERS",
+        Finance = "FINANCE",
+        Attention = "ATTENTION",
+        Admin = "ADMIN",
+        CommerceRep = "COMMERCE_REP",
+        Other = "OTHER",
+    }
+);
+vocabulary!(
+    /// An organisation role, scoped to the user's company (seed 004).
+    OrgRole { Admin = "admin", Manager = "manager", Member = "member" }
+);
+vocabulary!(
+    /// Whether a user may act at all.
+    UserStatus { Active = "ACTIVE", Inactive = "INACTIVE" }
+);
+vocabulary!(
+    /// What kind of account a user is (seed 003).
+    AccountType { Full = "FULL", Regular = "REGULAR", Support = "SUPPORT", Integration = "INTEGRATION" }
+);
+vocabulary!(
+    /// Where a user's or contact's `external_id` comes from.
+    Source { Reten = "RETEN", Integration = "INTEGRATION" }
+);
+vocabulary!(
+    /// What a company is to the tenant.
+    CompanyKind { Commerce = "COMMERCE", Supplier = "SUPPLIER", Retailer = "RETAILER" }
+);
+vocabulary!(
+    /// Whether a company is in business with the tenant.
+    CompanyStatus { Active = "ACTIVE", Inactive = "INACTIVE" }
+);
+vocabulary!(
+    /// A quote's state; a `CLOSED` quote may be locked against changes.
+    QuoteStatus { Open = "OPEN", Closed = "CLOSED" }
+);
+
+/// The isolation boundary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub uid: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A selling location of a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Store {
+    pub id: String,
+    pub number: i64,
+    pub code: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An organisation of a tenant: a B2B buyer, a supplier or a retailer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Company {
+    pub id: Uuid,
+    pub number: i64,
+    pub kind: CompanyKind,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub status: CompanyStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A person or machine known to one tenant, with its roles and store access.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub number: i64,
+    pub company_id: Option<Uuid>,
+    pub parent_id: Option<Uuid>,
+    pub profile: Profile,
+    pub external_id: Option<String>,
+    pub source: Option<Source>,
+    pub status: UserStatus,
+    pub account_type: AccountType,
+    pub default_store_id: Option<String>,
+    pub account_id: Option<Uuid>,
+    pub has_password: bool,
+    pub roles: Roles,
+    pub store_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_accessed_at: Option<DateTime<Utc>>,
+}
+
+/// The descriptive fields of a user: every one optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub login: Option<String>,
+    pub user_code: Option<String>,
+    pub mobile: Option<String>,
+    pub country_code: Option<String>,
+    pub telephone: Option<String>,
+    pub job_title: Option<String>,
+    pub language_code: Option<String>,
+}
+
+/// The roles a user holds, one field per vocabulary. Commerce and
+/// organisation roles apply in the user's company.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Roles {
+    pub tenant: Option<TenantRole>,
+    pub partner: Option<PartnerRole>,
+    pub commerce: Vec<CommerceRole>,
+    pub org: Option<OrgRole>,
+}
+
+/// A global identity that can belong to many tenants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub global_roles: Vec<String>,
+    pub default_tenant_uid: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tenant's machine credential: a set of permissions, or one user's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub grant: ApiKeyGrant,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an API key acts as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiKeyGrant {
+    /// Exactly these tenant-wide permissions.
+    Permissions(Vec<crate::Permission>),
+    /// Exactly this user of the tenant, with that user's permissions.
+    User(Uuid),
+}
+
+/// A quote owned by a company user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub owner_user_id: Uuid,
+    pub reference: String,
+    pub status: QuoteStatus,
+    pub locked: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order placed by a company user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub owner_user_id: Uuid,
+    pub reference: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of a tenant's audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub summary: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who is making a change, as recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The platform operator, by the configured admin token.
+    Admin,
+    /// An API key with its own permissions.
+    ApiKey(Uuid),
+    /// A user, directly or through a bound API key.
+    User(Uuid),
+    /// An account acting for itself.
+    Account(Uuid),
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Admin => f.write_str("admin"),
+            Actor::ApiKey(id) => write!(f, "api_key:{id}"),
+            Actor::User(id) => write!(f, "user:{id}"),
+            Actor::Account(id) => write!(f, "account:{id}"),
+        }
+    }
+}

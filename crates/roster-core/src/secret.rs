@@ -1,0 +1,164 @@
+//! Secrets: passwords (Argon2id) and random tokens (SHA-256). Only hashes are
+//! ever stored; a token is shown once, when it is made.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+/// A password that passed the policy of SPEC §7, NFKC-normalised. Its Debug
+/// form is redacted so it cannot reach a log.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    /// Applies the policy: 12 to 128 characters after NFKC normalisation,
+    /// never truncated, no composition rules, and refused when zxcvbn rates
+    /// it guessable (score below 3), which covers the common-password lists.
+    /// `context` holds the user's own words (email, names), which a password
+    /// must not lean on. The error never echoes the password.
+    pub fn parse(raw: &str, context: &[&str]) -> Result<Password, String> {
+        let normalised: String = raw.nfkc().collect();
+        let length = normalised.chars().count();
+        if length < 12 {
+            return Err("must be at least 12 characters".into());
+        }
+        if length > 128 {
+            return Err("must be at most 128 characters".into());
+        }
+        let score: u8 = zxcvbn::zxcvbn(&normalised, context).score().into();
+        if score < 3 {
+            return Err("is too easy to guess: use a longer phrase or a password manager".into());
+        }
+        Ok(Password(normalised))
+    }
+
+    /// Normalises a sign-in attempt the way [`Password::parse`] did, without
+    /// the policy (which applies when a password is set, not when it is used).
+    pub fn candidate(raw: &str) -> Password {
+        Password(raw.nfkc().collect())
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password into a PHC string.
+pub fn hash_password(password: &Password) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.0.as_bytes(), &salt)
+        .expect("Argon2 hashing cannot fail with valid parameters")
+        .to_string()
+}
+
+/// Checks a password against a stored hash, in constant time. With no hash
+/// (an unknown user) it checks against a fixed dummy hash, so an unknown user
+/// and a wrong password take the same time and give the same answer.
+pub fn verify_password(stored: Option<&str>, candidate: &Password) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password(&Password("dummy password for timing".into())));
+    let (hash, real) = match stored {
+        Some(hash) => (hash, true),
+        None => (dummy.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let ok = argon2()
+        .verify_password(candidate.0.as_bytes(), &parsed)
+        .is_ok();
+    ok && real
+}
+
+/// A new random token with a readable prefix, and the hash to store.
+pub fn new_token(prefix: &str) -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The stored form of a random token: hex SHA-256. Looking a token up by this
+/// hash compares hashes, never the secret, so it leaks nothing of the secret.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two secrets in constant time.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    // Hash first so that the lengths compared are always equal.
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        assert!(Password::parse("correct-horse-battery-staple", &[]).is_ok());
+        for bad in [
+            "short",
+            "passwordpassword",
+            "123456789012",
+            "qwertyuiopasdf",
+            "aaaaaaaaaaaaaaaa",
+        ] {
+            let err = Password::parse(bad, &[]).unwrap_err();
+            assert!(!err.contains(bad), "the error must not echo the password");
+        }
+        assert!(
+            Password::parse(&"x7Kq!".repeat(26), &[]).is_err(),
+            "over 128"
+        );
+        assert!(
+            Password::parse("maria.garcia@example.com", &["maria.garcia@example.com"]).is_err()
+        );
+    }
+
+    #[test]
+    fn normalisation_makes_equivalent_passwords_equal() {
+        let stored = hash_password(&Password::parse("ﬁne-tuned-violin-sonata", &[]).unwrap());
+        assert!(verify_password(
+            Some(&stored),
+            &Password::candidate("fine-tuned-violin-sonata")
+        ));
+        assert!(!verify_password(
+            Some(&stored),
+            &Password::candidate("fine-tuned-violin-sonatA")
+        ));
+        assert!(!verify_password(
+            None,
+            &Password::candidate("fine-tuned-violin-sonata")
+        ));
+    }
+
+    #[test]
+    fn tokens_hash_stably() {
+        let (token, hash) = new_token("rk");
+        assert!(token.starts_with("rk_"));
+        assert_eq!(hash_token(&token), hash);
+        assert!(constant_time_eq(token.as_bytes(), token.as_bytes()));
+        assert!(!constant_time_eq(token.as_bytes(), b"other"));
+    }
+}

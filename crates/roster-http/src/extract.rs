@@ -1,0 +1,127 @@
+//! Extractors that answer bad input with problem+json naming the field,
+//! instead of axum's plain-text rejections.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest body Roster reads.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body. 415 unless the content type is JSON, 413 over [`BODY_LIMIT`],
+/// 400 naming the field for malformed JSON, wrong types and bad enums.
+/// Whether unknown fields are refused is the body type's choice
+/// (`deny_unknown_fields` on `/v1`, ignored on the seed surfaces).
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == mime::APPLICATION
+                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    de.end()
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Like [`parse_json`] from an already parsed value (batch items).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    let message = inner.to_string();
+    // serde_json appends " at line L column C"; the field name says more.
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::field("body", format!("is not valid JSON: {message}"));
+    }
+    // serde_path_to_error's path already ends with the unknown field.
+    if message.starts_with("unknown field `") {
+        return ApiError::field(path, "is not a field of this request (or is read-only)");
+    }
+    // A missing field is reported at its parent's path.
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = if path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
+        return ApiError::field(field, "is required");
+    }
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
+    ApiError::field(field, message)
+}
+
+/// Path parameters; a malformed one (a non-UUID id) is a 400 naming it.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(ApiError::field("path", rejection.body_text())),
+        }
+    }
+}
+
+/// Query parameters; a malformed one is a 400 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                ApiError::field(
+                    if path == "." {
+                        "query".to_string()
+                    } else {
+                        path
+                    },
+                    err.into_inner().to_string(),
+                )
+            })
+    }
+}

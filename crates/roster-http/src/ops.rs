@@ -1,0 +1,240 @@
+//! Assembly of the router, the operations endpoints (health, readiness,
+//! metrics, OpenAPI, docs) and the per-request middleware.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, TRACE_ID};
+use crate::{v1, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roster",
+        description = "Users, roles and permissions for commerce platforms.\n\n\
+            Authenticate with `Authorization: Bearer <token>` (a bare token works too): the admin \
+            token (`ROSTER_ADMIN_TOKEN`) or an API key. Errors are `application/problem+json` \
+            (RFC 9457) with a `traceId`; validation errors name each field under `errors`.\n\n\
+            Lists answer `{\"data\": [...], \"next_cursor\": ...}`; pass `next_cursor` back as \
+            `?cursor=` for the next page. `/v1` bodies refuse unknown and read-only fields (400).\n\n\
+            **Permission map.** Tenant `ADMIN`: every permission on every store and company. \
+            `BACKOFFICE`: MANAGE_CATALOG, VIEW_USERS, VIEW_STORE, USE_POS on every store. \
+            `ACCESS`: USE_POS on the user's `store_ids` (every store when empty). `BLOCKED`: \
+            nothing, overriding every other role. Partner `manager`/`api`: VIEW_STORE, \
+            MANAGE_STORE on the user's `store_ids`; `viewer`: VIEW_STORE. Commerce roles, in the \
+            user's company: `OWNER` every commerce permission; `ADMIN` MANAGE_COMMERCE_USERS, \
+            VIEW_ORDERS; `ORDERS` and `COMMERCE_REP` PLACE_ORDERS, VIEW_ORDERS; `FINANCE` \
+            VIEW_INVOICES, MANAGE_PAYMENTS; `ATTENTION` CUSTOMER_SERVICE; `OTHER` nothing. \
+            Organisation roles, in the user's company: `admin` MANAGE_ORG_USERS, \
+            MANAGE_CAMPAIGNS, VIEW_CAMPAIGNS; `manager` MANAGE_CAMPAIGNS, VIEW_CAMPAIGNS; \
+            `member` VIEW_CAMPAIGNS. Account type `FULL` adds MANAGE_DEVICES. An inactive user \
+            holds nothing.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tenants", description = "Tenants: the isolation boundary (admin token)."),
+        (name = "stores", description = "Stores of a tenant."),
+        (name = "companies", description = "Companies (commerces, suppliers, retailers) of a tenant."),
+        (name = "users", description = "Users of a tenant, their roles and store access."),
+        (name = "api-keys", description = "Machine credentials of a tenant."),
+        (name = "accounts", description = "Global accounts (admin token)."),
+        (name = "quotes-orders", description = "Minimal quotes and orders of company users."),
+        (name = "check", description = "May this user do that here?"),
+        (name = "events", description = "The audit log."),
+        (name = "operations", description = "Health, readiness and metrics."),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Adds the problem responses every operation can give, so each handler
+/// documents only its success.
+fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    let problems = [
+        (
+            "400",
+            "Malformed JSON, a wrong type, a bad enum or format; `errors` names each field.",
+        ),
+        ("401", "No credentials, or credentials that are not valid."),
+        (
+            "403",
+            "The credential lacks the permission this call needs.",
+        ),
+        (
+            "404",
+            "Not found in this tenant (another tenant's ids answer the same).",
+        ),
+        ("409", "A duplicate, or a locked record."),
+        ("413", "The body is larger than 1 MiB."),
+        ("415", "The body is not JSON."),
+        ("500", "A bug; quote the traceId."),
+    ];
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            if op
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == "operations"))
+            {
+                continue;
+            }
+            for (status, description) in problems {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/problem+json",
+                                ContentBuilder::new()
+                                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+            }
+        }
+    }
+}
+
+/// The router and its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (api_router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .merge(v1::router())
+        .split_for_parts();
+    add_problem_responses(&mut api);
+    let components = api.components.get_or_insert_with(Default::default);
+    use utoipa::PartialSchema;
+    components
+        .schemas
+        .insert("Problem".into(), crate::Problem::schema());
+    api_router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(not_found)
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// Liveness: the process is serving.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = String, example = "ok")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready", body = String, example = "ready"),
+    (status = 503, description = "The database does not answer", body = String),
+))]
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics: request counts and latency histograms by route and status.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String)))]
+async fn metrics() -> String {
+    prometheus().render()
+}
+
+/// The process-wide metrics recorder. `metrics` records into one global
+/// recorder by design, so it is installed once however many apps a process
+/// builds (tests build many).
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("roster_http_request_duration_seconds".into()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+            )
+            .expect("valid buckets")
+            .install_recorder()
+            .expect("the metrics recorder is installed once")
+    })
+}
+
+/// Gives each request a trace id (response header `x-trace-id`, in every
+/// problem body and in the log line), records metrics and logs one line:
+/// method, route, status, latency. Never a header value, so never a token.
+async fn observe(req: Request, next: Next) -> Response {
+    prometheus();
+    let started = Instant::now();
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let mut response = TRACE_ID.scope(trace_id.clone(), next.run(req)).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&trace_id) {
+        response.headers_mut().insert("x-trace-id", value);
+    }
+    let labels = [
+        ("method", method.clone()),
+        ("route", route.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("roster_http_requests_total", &labels).increment(1);
+    metrics::histogram!("roster_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "roster::http",
+        trace_id = %trace_id,
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,147 @@
+//! `POST /v1/tenants/{t}/check`: may this user do that here? One indexed
+//! read per question, then the in-memory permission map.
+
+use axum::extract::State;
+use roster_core::{permission, Permission, Target};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{from_value, Json, Path};
+use crate::{AppState, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(check))
+}
+
+/// The most questions one batch may ask.
+const MAX_BATCH: usize = 1000;
+
+/// One question.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckItem {
+    pub user_id: Uuid,
+    pub permission: Permission,
+    /// For store-scoped permissions; without it the user must hold the
+    /// permission on every store.
+    pub store_id: Option<String>,
+    /// For company-scoped permissions; without it the user must hold the
+    /// permission in every company.
+    pub company_id: Option<Uuid>,
+}
+
+/// Many questions, answered in order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBatch {
+    pub checks: Vec<serde_json::Value>,
+}
+
+/// One question or a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the body, which is parsed by hand below
+pub enum CheckRequest {
+    One(CheckItem),
+    Many(#[schema(inline)] CheckBatch),
+}
+
+/// The answer to one question.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckDecision {
+    pub allowed: bool,
+    /// Which role granted it, or why not.
+    pub reason: String,
+}
+
+/// One answer of a batch: a decision, or the error that question met.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CheckResult {
+    Decision(CheckDecision),
+    Error { error: Problem },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CheckResponse {
+    One(CheckDecision),
+    Many { results: Vec<CheckResult> },
+}
+
+async fn answer(app: &AppState, tenant: &str, item: CheckItem) -> ApiResult<CheckDecision> {
+    let facts = app
+        .store
+        .check_facts(
+            tenant,
+            item.user_id,
+            item.store_id.as_deref(),
+            item.company_id,
+        )
+        .await?;
+    let subject = facts
+        .subject
+        .ok_or_else(|| ApiError::NotFound("user not found".into()))?;
+    if item.store_id.is_some() && !facts.store_exists {
+        return Err(ApiError::NotFound("store not found".into()));
+    }
+    if item.company_id.is_some() && !facts.company_exists {
+        return Err(ApiError::NotFound("company not found".into()));
+    }
+    let target = Target {
+        store_id: item.store_id,
+        company_id: item.company_id,
+    };
+    let decision = permission::evaluate(&subject, item.permission, &target);
+    Ok(CheckDecision {
+        allowed: decision.allowed,
+        reason: decision.reason,
+    })
+}
+
+/// Answers whether a user holds a permission, at a store or company if
+/// named (VIEW_USERS). Send `{"checks": [...]}` to ask many at once: each is
+/// answered on its own, a bad one with `{"error": <problem>}` in its place.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/check", tag = "check", params(("tenant" = String, Path)),
+    request_body(content = CheckRequest, example = json!({"user_id": "0193a0c4-7d1e-7c3a-9f00-5b8f2a1c4d5e", "permission": "USE_POS", "store_id": "main"})),
+    security(("bearer" = [])), responses((status = 200, body = CheckResponse, example = json!({"allowed": true, "reason": "granted by tenant role ACCESS"}))))]
+async fn check(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<axum::Json<CheckResponse>> {
+    caller
+        .authorize(&app, &tenant, Permission::ViewUsers)
+        .await?;
+    if body.get("checks").is_none() {
+        let item: CheckItem = from_value(body)?;
+        return Ok(axum::Json(CheckResponse::One(
+            answer(&app, &tenant, item).await?,
+        )));
+    }
+    let batch: CheckBatch = from_value(body)?;
+    if batch.checks.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "checks",
+            format!("at most {MAX_BATCH} checks per batch"),
+        ));
+    }
+    let mut results = Vec::with_capacity(batch.checks.len());
+    for value in batch.checks {
+        let outcome = match from_value::<CheckItem>(value) {
+            Ok(item) => answer(&app, &tenant, item).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(decision) => CheckResult::Decision(decision),
+            Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
+            Err(e) => CheckResult::Error { error: e.problem() },
+        });
+    }
+    Ok(axum::Json(CheckResponse::Many { results }))
+}

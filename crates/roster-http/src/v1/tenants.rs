@@ -1,0 +1,134 @@
+//! `/v1/tenants`: the isolation boundary, managed with the admin token.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use roster_core::{validate, Tenant};
+use roster_store::NewTenant;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{List, PageQuery};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant, delete_tenant))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCreate {
+    /// `^[A-Za-z0-9-_]+$`; generated when absent.
+    pub uid: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub uid: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> Self {
+        TenantView {
+            uid: t.uid,
+            name: t.name,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// Creates a tenant (admin token).
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
+    security(("bearer" = [])), responses((status = 201, body = TenantView)))]
+async fn create_tenant(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<TenantCreate>,
+) -> ApiResult<(StatusCode, axum::Json<TenantView>)> {
+    let actor = caller.admin()?;
+    let uid = match body.uid {
+        Some(uid) => validate::identifier(&uid).map_err(|m| ApiError::field("uid", m))?,
+        None => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
+    let tenant = app
+        .store
+        .create_tenant(NewTenant { uid, name }, &actor)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(tenant.into())))
+}
+
+/// Lists tenants (admin token).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(PageQuery),
+    security(("bearer" = [])), responses((status = 200, body = List<TenantView>)))]
+async fn list_tenants(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<List<TenantView>>> {
+    caller.admin()?;
+    let listed = app.store.list_tenants(&query.page()?).await?;
+    Ok(axum::Json(List::from_listed(listed, TenantView::from)))
+}
+
+/// Reads a tenant (any credential of the tenant).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, body = TenantView)))]
+async fn get_tenant(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<axum::Json<TenantView>> {
+    caller.member_of(&app, &tenant).await?;
+    Ok(axum::Json(app.store.get_tenant(&tenant).await?.into()))
+}
+
+/// Renames a tenant (admin token).
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
+    request_body = TenantUpdate, security(("bearer" = [])), responses((status = 200, body = TenantView)))]
+async fn update_tenant(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Json(body): Json<TenantUpdate>,
+) -> ApiResult<axum::Json<TenantView>> {
+    let actor = caller.admin()?;
+    let updated = match body.name {
+        Some(name) => {
+            let name = validate::text(&name, 255).map_err(|m| ApiError::field("name", m))?;
+            app.store.rename_tenant(&tenant, &name, &actor).await?
+        }
+        None => app.store.get_tenant(&tenant).await?,
+    };
+    Ok(axum::Json(updated.into()))
+}
+
+/// Deletes a tenant and all its data (admin token).
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
+    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+async fn delete_tenant(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.admin()?;
+    app.store.delete_tenant(&tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
