@@ -1,0 +1,8 @@
+//! Roster's HTTP test suite: one binary, every case on SQLite and on
+//! PostgreSQL (see `support.rs`).
+
+mod support;
+
+mod bad_input;
+mod isolation;
+mod tenants;

@@ -1,0 +1,278 @@
+//! The test harness: a real Roster server on a real database, over real TCP.
+//!
+//! Each test gets its own database: a fresh SQLite file, or a fresh
+//! PostgreSQL database created on the server named by
+//! `ROSTER_TEST_DATABASE_URL` and dropped afterwards. Without that variable
+//! the PostgreSQL half of the suite says so loudly and skips; with it set and
+//! the server unreachable, it fails.
+
+// Not every test module uses every helper.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use roster_http::HttpConfig;
+use roster_store::ConnectOptions;
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test once on SQLite and once on PostgreSQL, as
+/// `<module>::sqlite::<name>` and `<module>::postgres::<name>`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::support::postgres_url().is_none() {
+                        return;
+                    }
+                    super::$name($crate::support::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// The PostgreSQL server for tests, or `None` (announced once) to skip.
+pub fn postgres_url() -> Option<String> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    match std::env::var("ROSTER_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            WARNED.call_once(|| {
+                eprintln!(
+                    "\n*** ROSTER_TEST_DATABASE_URL is not set: SKIPPING every PostgreSQL test. ***\n\
+                     *** Set it (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run them. ***\n"
+                )
+            });
+            None
+        }
+    }
+}
+
+/// Owns a test database and removes it when dropped.
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A response: status, parsed JSON body (or `Null`), headers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem+json error with this status and returns its body.
+    #[track_caller]
+    pub fn problem(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], status, "body: {}", self.body);
+        assert!(self.body["traceId"].as_str().is_some_and(|t| !t.is_empty()), "no traceId: {}", self.body);
+        assert!(self.body["title"].is_string() && self.body["type"].is_string() && self.body["detail"].is_string());
+        self.body
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub engine: Engine,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn roster_store::Store>,
+    server: tokio::task::JoinHandle<()>,
+    _database: Database,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database of `engine`.
+    pub async fn start(engine: Engine) -> TestApp {
+        let (url, database) = match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+                (url, Database::Sqlite(dir))
+            }
+            Engine::Postgres => {
+                let admin_url = postgres_url().expect("ROSTER_TEST_DATABASE_URL");
+                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
+                };
+                (url, Database::Postgres { admin_url, name })
+            }
+        };
+        let options = ConnectOptions { url, sqlite_synchronous: "FULL".into(), max_connections: 8 };
+        let store = roster_store::connect(&options).await.expect("connect to the test database");
+        let app = roster_http::app(store.clone(), HttpConfig { admin_token: Some(ADMIN.into()) });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        TestApp { engine, base, client: reqwest::Client::new(), store, server, _database: database }
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a tenant with the admin token.
+    pub async fn tenant(&self, uid: &str) -> String {
+        self.post("/v1/tenants", ADMIN, json!({"uid": uid, "name": format!("Tenant {uid}")})).await.expect(201);
+        uid.to_string()
+    }
+
+    /// Creates a store; returns its id.
+    pub async fn store(&self, tenant: &str, code: &str) -> String {
+        let body = self
+            .post(&format!("/v1/tenants/{tenant}/stores"), ADMIN, json!({"id": code, "code": code, "name": code}))
+            .await
+            .expect(201);
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a company; returns its id.
+    pub async fn company(&self, tenant: &str, name: &str) -> String {
+        let body = self.post(&format!("/v1/tenants/{tenant}/companies"), ADMIN, json!({"name": name})).await.expect(201);
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user from `body`; returns the user.
+    pub async fn user(&self, tenant: &str, body: Value) -> Value {
+        self.post(&format!("/v1/tenants/{tenant}/users"), ADMIN, body).await.expect(201)
+    }
+
+    /// Creates an API key with these permissions; returns its token.
+    pub async fn key(&self, tenant: &str, permissions: &[&str]) -> String {
+        let body = self
+            .post(&format!("/v1/tenants/{tenant}/api-keys"), ADMIN, json!({"name": "test", "permissions": permissions}))
+            .await
+            .expect(201);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an API key bound to a user; returns its token.
+    pub async fn user_key(&self, tenant: &str, user_id: &str) -> String {
+        let body = self
+            .post(&format!("/v1/tenants/{tenant}/api-keys"), ADMIN, json!({"name": "bound", "user_id": user_id}))
+            .await
+            .expect(201);
+        body["token"].as_str().unwrap().to_string()
+    }
+}
+
+/// The `id` of a JSON object, as a string.
+pub fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap_or_else(|| panic!("no id in {value}")).to_string()
+}
