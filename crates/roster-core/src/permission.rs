@@ -80,6 +80,8 @@ const COMMERCE_PERMISSIONS: &[Permission] = &[
 pub enum Coverage {
     /// Everywhere in the tenant: the tenant itself, every store and company.
     Everywhere,
+    /// The tenant as a whole (for tenant-wide permissions only).
+    Tenant,
     /// Every store of the tenant.
     AllStores,
     /// These stores only.
@@ -155,11 +157,18 @@ pub fn grants_of(subject: &Subject) -> Vec<Grant> {
             permissions: Permission::ALL,
             coverage: Coverage::Everywhere,
         }),
-        Some(TenantRole::Backoffice) => grants.push(Grant {
-            source: "tenant role BACKOFFICE".into(),
-            permissions: &[ManageCatalog, ViewUsers, ViewStore, UsePos],
-            coverage: Coverage::AllStores,
-        }),
+        Some(TenantRole::Backoffice) => {
+            grants.push(Grant {
+                source: "tenant role BACKOFFICE".into(),
+                permissions: &[ViewUsers],
+                coverage: Coverage::Tenant,
+            });
+            grants.push(Grant {
+                source: "tenant role BACKOFFICE".into(),
+                permissions: &[ManageCatalog, ViewStore, UsePos],
+                coverage: Coverage::AllStores,
+            });
+        }
         Some(TenantRole::Access) => grants.push(Grant {
             source: "tenant role ACCESS".into(),
             permissions: &[UsePos],
@@ -215,7 +224,7 @@ pub fn grants_of(subject: &Subject) -> Vec<Grant> {
         grants.push(Grant {
             source: "account type FULL".into(),
             permissions: &[ManageDevices],
-            coverage: Coverage::Everywhere,
+            coverage: Coverage::Tenant,
         });
     }
     grants
@@ -243,12 +252,12 @@ pub fn evaluate(subject: &Subject, permission: Permission, target: &Target) -> D
             .map(|g| g.source.clone())
     };
     let found = match permission.scope() {
-        PermissionScope::Tenant => granted_by(&|c| *c == Coverage::Everywhere),
+        PermissionScope::Tenant => granted_by(&|c| matches!(c, Coverage::Everywhere | Coverage::Tenant)),
         PermissionScope::Store => match &target.store_id {
             Some(store) => granted_by(&|c| match c {
                 Coverage::Everywhere | Coverage::AllStores => true,
                 Coverage::Stores(ids) => ids.contains(store),
-                Coverage::Company(_) => false,
+                Coverage::Tenant | Coverage::Company(_) => false,
             }),
             None => granted_by(&|c| matches!(c, Coverage::Everywhere | Coverage::AllStores))
                 .or_else(|| {
@@ -269,7 +278,7 @@ pub fn evaluate(subject: &Subject, permission: Permission, target: &Target) -> D
             Some(company) => granted_by(&|c| match c {
                 Coverage::Everywhere => true,
                 Coverage::Company(id) => *id == company,
-                Coverage::AllStores | Coverage::Stores(_) => false,
+                Coverage::Tenant | Coverage::AllStores | Coverage::Stores(_) => false,
             }),
             None => granted_by(&|c| *c == Coverage::Everywhere).or_else(|| {
                 let every = subject.tenant_company_count == 1
@@ -460,6 +469,16 @@ mod tests {
             )
             .allowed
         );
+    }
+
+    #[test]
+    fn backoffice_views_users_tenant_wide_and_works_every_store() {
+        let s = Subject { tenant_role: Some(TenantRole::Backoffice), ..subject() };
+        assert!(evaluate(&s, Permission::ViewUsers, &Target::default()).allowed);
+        assert!(evaluate(&s, Permission::ManageCatalog, &at_store("s2")).allowed);
+        assert!(evaluate(&s, Permission::UsePos, &Target::default()).allowed);
+        assert!(!evaluate(&s, Permission::ManageUsers, &Target::default()).allowed);
+        assert!(!evaluate(&s, Permission::ManageStore, &at_store("s2")).allowed);
     }
 
     #[test]

@@ -4,5 +4,7 @@
 mod support;
 
 mod bad_input;
+mod check;
 mod isolation;
 mod tenants;
+mod users;
