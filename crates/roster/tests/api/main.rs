@@ -5,6 +5,9 @@ mod support;
 
 mod bad_input;
 mod check;
+mod credentials;
 mod isolation;
+mod ops;
+mod records;
 mod tenants;
 mod users;
