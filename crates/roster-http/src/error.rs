@@ -34,6 +34,8 @@ pub enum ApiError {
     Forbidden(String),
     /// 404: no such thing, in this tenant.
     NotFound(String),
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
     /// 409: a duplicate, or a locked record.
     Conflict(String),
     /// 410: a used or expired token.
@@ -74,6 +76,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,6 +96,7 @@ impl ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::Gone(d) => (d.clone(), Vec::new()),
+            ApiError::MethodNotAllowed => ("this route does not take this method".into(), Vec::new()),
             ApiError::PayloadTooLarge => {
                 ("the request body is larger than 1 MiB".into(), Vec::new())
             }
@@ -134,6 +138,7 @@ fn problem_type(status: StatusCode) -> &'static str {
         401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
         403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
         404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+        405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
         409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
         410 => "https://tools.ietf.org/html/rfc9110#section-15.5.11",
         413 => "https://tools.ietf.org/html/rfc9110#section-15.5.14",

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
@@ -147,12 +148,29 @@ pub fn router(state: AppState) -> Router {
     api_router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A panic is a bug: answer a 500 problem (inside `observe`, so it has a
+/// trace id) and log what panicked.
+fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::Internal(format!("panic: {message}")).into_response()
 }
 
 /// Liveness: the process is serving.

@@ -91,6 +91,8 @@ async fn every_response_carries_a_trace_id(engine: Engine) {
     let header = missing.headers.get("x-trace-id").unwrap().to_str().unwrap().to_string();
     let body = missing.problem(404);
     assert_eq!(body["traceId"], header, "the body and the header name the same trace");
+    let wrong_method = app.call(reqwest::Method::PUT, "/v1/tenants", Some(ADMIN), None).await;
+    wrong_method.problem(405);
 }
 
 async fn every_change_is_audited_and_failed_ones_are_not(engine: Engine) {
