@@ -81,6 +81,10 @@ vocabulary!(
     Source { Reten = "RETEN", Integration = "INTEGRATION" }
 );
 vocabulary!(
+    /// How a contact reaches a user (seed 000).
+    ContactType { Email = "EMAIL", Phone = "PHONE", Whatsapp = "WHATSAPP", Other = "OTHER" }
+);
+vocabulary!(
     /// What a company is to the tenant.
     CompanyKind { Commerce = "COMMERCE", Supplier = "SUPPLIER", Retailer = "RETAILER" }
 );
@@ -174,6 +178,28 @@ pub struct Roles {
     pub partner: Option<PartnerRole>,
     pub commerce: Vec<CommerceRole>,
     pub org: Option<OrgRole>,
+}
+
+/// A way to reach a user. At most one active primary per type per user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub contact_type: ContactType,
+    pub value: String,
+    pub source: Source,
+    pub is_primary: bool,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Source {
+    /// The source of a record that names an `external_id` without one: the
+    /// platform's own (`RETEN`).
+    pub fn defaulted(source: Option<Source>, external_id: Option<&str>) -> Option<Source> {
+        source.or(external_id.map(|_| Source::Reten))
+    }
 }
 
 /// A global identity that can belong to many tenants.

@@ -252,7 +252,9 @@ pub fn evaluate(subject: &Subject, permission: Permission, target: &Target) -> D
             .map(|g| g.source.clone())
     };
     let found = match permission.scope() {
-        PermissionScope::Tenant => granted_by(&|c| matches!(c, Coverage::Everywhere | Coverage::Tenant)),
+        PermissionScope::Tenant => {
+            granted_by(&|c| matches!(c, Coverage::Everywhere | Coverage::Tenant))
+        }
         PermissionScope::Store => match &target.store_id {
             Some(store) => granted_by(&|c| match c {
                 Coverage::Everywhere | Coverage::AllStores => true,
@@ -473,7 +475,10 @@ mod tests {
 
     #[test]
     fn backoffice_views_users_tenant_wide_and_works_every_store() {
-        let s = Subject { tenant_role: Some(TenantRole::Backoffice), ..subject() };
+        let s = Subject {
+            tenant_role: Some(TenantRole::Backoffice),
+            ..subject()
+        };
         assert!(evaluate(&s, Permission::ViewUsers, &Target::default()).allowed);
         assert!(evaluate(&s, Permission::ManageCatalog, &at_store("s2")).allowed);
         assert!(evaluate(&s, Permission::UsePos, &Target::default()).allowed);

@@ -172,6 +172,26 @@ pub fn language_code(value: &str) -> Result<String, String> {
     }
 }
 
+/// A contact's value, checked against its type: an email address for
+/// `EMAIL`, E.164 for `PHONE` and `WHATSAPP`, free text for `OTHER`.
+pub fn contact_value(contact_type: crate::ContactType, value: &str) -> Result<String, String> {
+    use crate::ContactType::*;
+    match contact_type {
+        Email => email(value),
+        Phone | Whatsapp => e164(value.trim()),
+        Other => text(value, 255),
+    }
+}
+
+/// The key two contact values of one type are compared by: emails
+/// case-insensitively, the rest exactly.
+pub fn contact_key(contact_type: crate::ContactType, value: &str) -> String {
+    match contact_type {
+        crate::ContactType::Email => email_key(value),
+        _ => value.to_string(),
+    }
+}
+
 /// Checks and normalises a user's descriptive fields, naming each problem
 /// by the field's native (snake_case) name; surfaces rename as they need.
 pub fn profile(p: crate::Profile) -> Result<crate::Profile, Vec<FieldError>> {
@@ -312,6 +332,19 @@ mod tests {
             fields,
             ["name", "email", "user_code", "mobile", "language_code"]
         );
+    }
+
+    #[test]
+    fn contact_values_follow_their_type() {
+        use crate::ContactType::*;
+        assert!(contact_value(Email, "a@example.com").is_ok());
+        assert!(contact_value(Email, "+56912345678").is_err());
+        assert!(contact_value(Phone, "+56912345678").is_ok());
+        assert!(contact_value(Whatsapp, "a@example.com").is_err());
+        assert!(contact_value(Other, "@maria on the forum").is_ok());
+        assert!(contact_value(Other, " ").is_err());
+        assert_eq!(contact_key(Email, "A@Example.com"), "a@example.com");
+        assert_eq!(contact_key(Other, "Ab"), "Ab");
     }
 
     #[test]

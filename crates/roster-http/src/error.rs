@@ -96,7 +96,9 @@ impl ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::Gone(d) => (d.clone(), Vec::new()),
-            ApiError::MethodNotAllowed => ("this route does not take this method".into(), Vec::new()),
+            ApiError::MethodNotAllowed => {
+                ("this route does not take this method".into(), Vec::new())
+            }
             ApiError::PayloadTooLarge => {
                 ("the request body is larger than 1 MiB".into(), Vec::new())
             }

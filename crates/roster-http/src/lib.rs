@@ -7,6 +7,7 @@ use std::sync::Arc;
 use roster_store::Store;
 
 pub mod auth;
+mod commerce;
 pub mod error;
 pub mod extract;
 mod ops;

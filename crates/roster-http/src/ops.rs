@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, TRACE_ID};
-use crate::{v1, AppState};
+use crate::{commerce, v1, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,9 @@ use crate::{v1, AppState};
         (name = "quotes-orders", description = "Minimal quotes and orders of company users."),
         (name = "check", description = "May this user do that here?"),
         (name = "events", description = "The audit log."),
+        (name = "commerce-users", description = "Seed 000: users, roles and contacts of a commerce. \
+            The `x-tenant-id` header names the tenant (it must be the credential's); the caller needs \
+            MANAGE_COMMERCES. Unknown body fields are ignored."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]
@@ -138,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(readyz))
         .routes(routes!(metrics))
         .merge(v1::router())
+        .merge(commerce::router())
         .split_for_parts();
     add_problem_responses(&mut api);
     let components = api.components.get_or_insert_with(Default::default);

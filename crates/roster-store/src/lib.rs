@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_core::{
-    Account, AccountType, Actor, ApiKey, ApiKeyGrant, AuditEvent, Company, CompanyKind,
-    CompanyStatus, Order, Permission, Profile, Quote, QuoteStatus, Roles, Source,
-    Store as StoreRecord, Subject, Tenant, User, UserStatus,
+    Account, AccountType, Actor, ApiKey, ApiKeyGrant, AuditEvent, CommerceRole, Company,
+    CompanyKind, CompanyStatus, Contact, ContactType, Order, Permission, Profile, Quote,
+    QuoteStatus, Roles, Source, Store as StoreRecord, Subject, Tenant, User, UserStatus,
 };
 use uuid::Uuid;
 
@@ -246,6 +246,25 @@ pub struct OrderPatch {
     pub status: Option<String>,
 }
 
+/// A contact to add to a user.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub contact_type: ContactType,
+    pub value: String,
+    pub source: Source,
+    pub is_primary: bool,
+}
+
+/// A change to a contact; its value is checked again against its type.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub contact_type: Option<ContactType>,
+    pub value: Option<String>,
+    pub source: Option<Source>,
+    pub is_primary: Option<bool>,
+    pub is_active: Option<bool>,
+}
+
 /// Filters of quote and order lists.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
@@ -327,6 +346,52 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user: its children move to its parent, its quotes close and
     /// lock, its orders and quotes stay.
     async fn delete_user(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()>;
+    /// Grants a commerce role in the user's company; 409 when already held.
+    async fn add_commerce_role(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        role: CommerceRole,
+        actor: &Actor,
+    ) -> Result<User>;
+    /// Takes a commerce role away; 404 when not held.
+    async fn remove_commerce_role(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        role: CommerceRole,
+        actor: &Actor,
+    ) -> Result<User>;
+
+    /// The contacts of these users, oldest first.
+    async fn contacts_of(&self, tenant: &str, users: &[Uuid]) -> Result<Vec<Contact>>;
+    /// Adds a contact; a new primary unsets the previous one of its type.
+    async fn add_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        new: NewContact,
+        actor: &Actor,
+    ) -> Result<Contact>;
+    /// Changes a contact. Deactivating it drops its primary flag; making it
+    /// primary unsets the previous primary of its type.
+    async fn update_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        patch: ContactPatch,
+        actor: &Actor,
+    ) -> Result<Contact>;
+    /// Makes an active contact the primary of its type (409 when inactive).
+    async fn set_primary_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Contact>;
+
     /// Creates the user with this `(source, external_id)` or replaces its
     /// fields; `true` when it was created. Concurrent calls make one user.
     async fn upsert_user_by_external_id(
@@ -474,6 +539,14 @@ const CONFLICTS: &[(&str, &str)] = &[
     (
         "accounts_email_key",
         "an account with this email already exists",
+    ),
+    (
+        "contacts_value_key",
+        "the user already has an active contact of this type with this value",
+    ),
+    (
+        "contacts_contact_type",
+        "the user already has a primary contact of this type",
     ),
 ];
 

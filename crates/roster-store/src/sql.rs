@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{
+    validate, Contact, ContactType,
     Account, AccountType, Actor, ApiKey, ApiKeyGrant, AuditEvent, CommerceRole, Company,
     CompanyKind, CompanyStatus, Order, OrgRole, PartnerRole, Profile, Quote, QuoteStatus, Roles,
     Source, Store as StoreRecord, Subject, Tenant, TenantRole, User, UserStatus,
@@ -16,6 +17,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::{
+    ContactPatch, NewContact,
     parse_permissions, ApiKeyIdentity, CheckFacts, CompanyPatch, Listed, NewAccount, NewApiKey,
     NewCompany, NewOrder, NewQuote, NewStore, NewTenant, NewUser, OrderPatch, Page, QuotePatch,
     RecordFilter, Result, Store, StoreError, StorePatch, UserFilter, UserPatch,
@@ -795,6 +797,84 @@ struct EventRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct ContactRow {
+    id: String,
+    user_id: String,
+    contact_type: String,
+    value: String,
+    source: String,
+    is_primary: bool,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Self> {
+        Ok(Contact {
+            id: uuid(&r.id)?,
+            user_id: uuid(&r.user_id)?,
+            contact_type: word(&r.contact_type, ContactType::parse)?,
+            value: r.value,
+            source: word(&r.source, Source::parse)?,
+            is_primary: r.is_primary,
+            is_active: r.is_active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const CONTACT_COLUMNS: &str = "id, user_id, contact_type, value, source, is_primary, is_active, created_at, updated_at";
+
+async fn fetch_contact(conn: &mut Conn, tenant: &str, user: Uuid, id: Uuid) -> Result<Contact> {
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND user_id = $2 AND id = $3");
+    sqlx::query_as::<_, ContactRow>(&sql)
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("contact"))?
+        .try_into()
+}
+
+/// Unsets the user's primary contact of a type (but `keep`), so another can
+/// take its place in the same transaction.
+async fn unset_primary(conn: &mut Conn, tenant: &str, user: Uuid, contact_type: ContactType, keep: Option<Uuid>) -> Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET is_primary = $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND user_id = $2 AND contact_type = $3 AND is_primary = $6 AND id <> $7",
+    )
+    .bind(tenant)
+    .bind(user.to_string())
+    .bind(contact_type.as_str())
+    .bind(false)
+    .bind(now())
+    .bind(true)
+    .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Checks a contact value against its type, reporting under `value`.
+fn checked_contact_value(contact_type: ContactType, value: &str) -> Result<String> {
+    validate::contact_value(contact_type, value).map_err(|m| invalid("value", &m))
+}
+
+async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Result<()> {
+    sqlx::query("UPDATE users SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(now())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
 struct FactRow {
     k: String,
     a: Option<String>,
@@ -1157,6 +1237,162 @@ impl Store for SqlStore {
         audit(&mut tx, tenant, actor, "user.deleted", &format!("user:{id}"), &summary).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn add_commerce_role(&self, tenant: &str, id: Uuid, role: CommerceRole, actor: &Actor) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        let Some(company) = user.company_id else {
+            return Err(invalid("role", "commerce roles need the user to have a company_id"));
+        };
+        if user.roles.commerce.contains(&role) {
+            return Err(StoreError::Conflict(format!("the user already holds role {role}")));
+        }
+        sqlx::query(
+            "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, scope_id) \
+             VALUES ($1, $2, 'commerce', $3, 'company', $4)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(role.as_str())
+        .bind(company.to_string())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, id).await?;
+        audit(&mut tx, tenant, actor, "user.role_added", &format!("user:{id}"), role.as_str()).await?;
+        let user = fetch_user(&mut tx, tenant, id, false).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn remove_commerce_role(&self, tenant: &str, id: Uuid, role: CommerceRole, actor: &Actor) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        if !user.roles.commerce.contains(&role) {
+            return Err(StoreError::NotFound("role"));
+        }
+        sqlx::query("DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 AND vocabulary = 'commerce' AND role = $3")
+            .bind(tenant)
+            .bind(id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        touch_user(&mut tx, tenant, id).await?;
+        audit(&mut tx, tenant, actor, "user.role_removed", &format!("user:{id}"), role.as_str()).await?;
+        let user = fetch_user(&mut tx, tenant, id, false).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn contacts_of(&self, tenant: &str, users: &[Uuid]) -> Result<Vec<Contact>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = "));
+        q.push_bind(tenant).push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for user in users {
+            ids.push_bind(user.to_string());
+        }
+        q.push(") ORDER BY id");
+        let rows: Vec<ContactRow> = q.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter().map(Contact::try_from).collect()
+    }
+
+    async fn add_contact(&self, tenant: &str, user: Uuid, new: NewContact, actor: &Actor) -> Result<Contact> {
+        let value = checked_contact_value(new.contact_type, &new.value)?;
+        let mut tx = self.write.begin().await?;
+        // Locking the user serialises every contact change of that user.
+        fetch_user(&mut tx, tenant, user, true).await?;
+        if new.is_primary {
+            unset_primary(&mut tx, tenant, user, new.contact_type, None).await?;
+        }
+        let id = Uuid::now_v7();
+        let at = now();
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, source, is_primary, is_active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(new.contact_type.as_str())
+        .bind(&value)
+        .bind(validate::contact_key(new.contact_type, &value))
+        .bind(new.source.as_str())
+        .bind(new.is_primary)
+        .bind(true)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(&mut tx, tenant, actor, "contact.added", &format!("user:{user}"), &format!("{} contact {id}", new.contact_type)).await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn update_contact(&self, tenant: &str, user: Uuid, id: Uuid, patch: ContactPatch, actor: &Actor) -> Result<Contact> {
+        let mut tx = self.write.begin().await?;
+        fetch_user(&mut tx, tenant, user, true).await?;
+        let current = fetch_contact(&mut tx, tenant, user, id).await?;
+        let contact_type = patch.contact_type.unwrap_or(current.contact_type);
+        let value = checked_contact_value(contact_type, patch.value.as_deref().unwrap_or(&current.value))?;
+        let is_active = patch.is_active.unwrap_or(current.is_active);
+        if patch.is_primary == Some(true) && !is_active {
+            return Err(StoreError::Conflict("an inactive contact cannot be primary".into()));
+        }
+        // An inactive contact is never primary; a retyped one leaves its old type's primary.
+        let is_primary = is_active
+            && patch.is_primary.unwrap_or(current.is_primary && contact_type == current.contact_type);
+        if is_primary {
+            unset_primary(&mut tx, tenant, user, contact_type, Some(id)).await?;
+        }
+        sqlx::query(
+            "UPDATE contacts SET contact_type = $4, value = $5, value_key = $6, source = $7, is_primary = $8, is_active = $9, updated_at = $10 \
+             WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+        )
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .bind(contact_type.as_str())
+        .bind(&value)
+        .bind(validate::contact_key(contact_type, &value))
+        .bind(patch.source.unwrap_or(current.source).as_str())
+        .bind(is_primary)
+        .bind(is_active)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(&mut tx, tenant, actor, "contact.updated", &format!("user:{user}"), &format!("contact {id}")).await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn set_primary_contact(&self, tenant: &str, user: Uuid, id: Uuid, actor: &Actor) -> Result<Contact> {
+        let mut tx = self.write.begin().await?;
+        fetch_user(&mut tx, tenant, user, true).await?;
+        let current = fetch_contact(&mut tx, tenant, user, id).await?;
+        if !current.is_active {
+            return Err(StoreError::Conflict("an inactive contact cannot be primary".into()));
+        }
+        unset_primary(&mut tx, tenant, user, current.contact_type, Some(id)).await?;
+        sqlx::query("UPDATE contacts SET is_primary = $4, updated_at = $5 WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
+            .bind(tenant)
+            .bind(user.to_string())
+            .bind(id.to_string())
+            .bind(true)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(&mut tx, tenant, actor, "contact.primary_set", &format!("user:{user}"), &format!("contact {id}")).await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
     }
 
     async fn upsert_user_by_external_id(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<(User, bool)> {

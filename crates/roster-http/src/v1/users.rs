@@ -272,7 +272,7 @@ impl UserCreate {
         Ok(NewUser {
             company_id: self.company_id,
             parent_id: self.parent_id,
-            source: self.source.or(external_id.as_ref().map(|_| Source::Reten)),
+            source: Source::defaulted(self.source, external_id.as_deref()),
             external_id,
             profile,
             status: self.status.unwrap_or(UserStatus::Active),

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod check;
+mod commerce;
 mod credentials;
 mod isolation;
 mod ops;
