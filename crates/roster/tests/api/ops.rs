@@ -18,33 +18,82 @@ on_both_engines!(
 
 async fn health_readiness_and_metrics(engine: Engine) {
     let app = TestApp::start(engine).await;
-    let health = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
-    let ready = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     app.tenant("acme").await;
     app.get("/v1/tenants/nope", ADMIN).await.problem(404);
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"roster_http_requests_total{method="POST",route="/v1/tenants",status="201"}"#), "{metrics}");
-    assert!(metrics.contains(r#"route="/v1/tenants/{tenant}",status="404""#), "{metrics}");
-    assert!(metrics.contains("roster_http_request_duration_seconds_bucket"), "{metrics}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"roster_http_requests_total{method="POST",route="/v1/tenants",status="201"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="/v1/tenants/{tenant}",status="404""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("roster_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }
 
 async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
     let app = TestApp::start(engine).await;
-    let doc: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
         ("/v1/tenants", vec!["get", "post"]),
         ("/v1/tenants/{tenant}", vec!["get", "patch", "delete"]),
         ("/v1/tenants/{tenant}/stores", vec!["get", "post"]),
-        ("/v1/tenants/{tenant}/stores/{id}", vec!["get", "patch", "delete"]),
+        (
+            "/v1/tenants/{tenant}/stores/{id}",
+            vec!["get", "patch", "delete"],
+        ),
         ("/v1/tenants/{tenant}/companies", vec!["get", "post"]),
-        ("/v1/tenants/{tenant}/companies/{id}", vec!["get", "patch", "delete"]),
+        (
+            "/v1/tenants/{tenant}/companies/{id}",
+            vec!["get", "patch", "delete"],
+        ),
         ("/v1/tenants/{tenant}/users", vec!["get", "post"]),
-        ("/v1/tenants/{tenant}/users/{id}", vec!["get", "patch", "delete"]),
-        ("/v1/tenants/{tenant}/users/by-external-id/{source}/{external_id}", vec!["put"]),
+        (
+            "/v1/tenants/{tenant}/users/{id}",
+            vec!["get", "patch", "delete"],
+        ),
+        (
+            "/v1/tenants/{tenant}/users/by-external-id/{source}/{external_id}",
+            vec!["put"],
+        ),
         ("/v1/tenants/{tenant}/api-keys", vec!["get", "post"]),
         ("/v1/tenants/{tenant}/api-keys/{id}", vec!["delete"]),
         ("/v1/accounts", vec!["post"]),
@@ -60,23 +109,46 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
         ("/metrics", vec!["get"]),
     ];
     for (path, methods) in expected {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not documented"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not documented"));
         for method in methods {
             let op = &item[method];
             assert!(op.is_object(), "{method} {path} is not documented");
             if path.starts_with("/v1") {
                 for status in ["400", "401", "403", "404"] {
-                    assert!(op["responses"][status].is_object(), "{method} {path} lacks {status}");
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path} lacks {status}"
+                    );
                 }
             }
         }
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for schema in ["Problem", "UserCreate", "UserView", "TenantRole", "Permission", "CheckItem"] {
+    for schema in [
+        "Problem",
+        "UserCreate",
+        "UserView",
+        "TenantRole",
+        "Permission",
+        "CheckItem",
+    ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }
-    assert!(doc["info"]["description"].as_str().unwrap().contains("BACKOFFICE"), "the permission map is documented");
-    let docs = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("BACKOFFICE"),
+        "the permission map is documented"
+    );
+    let docs = app
+        .client
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(docs.status(), 200);
     let html = docs.text().await.unwrap();
     assert!(html.to_lowercase().contains("swagger"), "{html}");
@@ -85,13 +157,28 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
 
 async fn every_response_carries_a_trace_id(engine: Engine) {
     let app = TestApp::start(engine).await;
-    let ok = app.call(reqwest::Method::GET, "/v1/tenants", Some(ADMIN), None).await;
+    let ok = app
+        .call(reqwest::Method::GET, "/v1/tenants", Some(ADMIN), None)
+        .await;
     assert!(ok.headers.get("x-trace-id").is_some());
-    let missing = app.call(reqwest::Method::GET, "/no/such/route", Some(ADMIN), None).await;
-    let header = missing.headers.get("x-trace-id").unwrap().to_str().unwrap().to_string();
+    let missing = app
+        .call(reqwest::Method::GET, "/no/such/route", Some(ADMIN), None)
+        .await;
+    let header = missing
+        .headers
+        .get("x-trace-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let body = missing.problem(404);
-    assert_eq!(body["traceId"], header, "the body and the header name the same trace");
-    let wrong_method = app.call(reqwest::Method::PUT, "/v1/tenants", Some(ADMIN), None).await;
+    assert_eq!(
+        body["traceId"], header,
+        "the body and the header name the same trace"
+    );
+    let wrong_method = app
+        .call(reqwest::Method::PUT, "/v1/tenants", Some(ADMIN), None)
+        .await;
     wrong_method.problem(405);
 }
 
@@ -100,20 +187,56 @@ async fn every_change_is_audited_and_failed_ones_are_not(engine: Engine) {
     let t = app.tenant("acme").await;
     let store = app.store(&t, "main").await;
     let company = app.company(&t, "Buyer").await;
-    let user = app.user(&t, json!({"email": "a@example.com", "company_id": company})).await;
-    app.patch(&format!("/v1/tenants/{t}/users/{}", id(&user)), ADMIN, json!({"password": PASSWORD})).await.expect(200);
-    app.post(&format!("/v1/tenants/{t}/users"), ADMIN, json!({"email": "A@example.com"})).await.problem(409);
-    app.patch(&format!("/v1/tenants/{t}/stores/{store}"), ADMIN, json!({"name": "Main Street"})).await.expect(200);
-    app.delete(&format!("/v1/tenants/{t}/stores/{store}"), ADMIN).await.expect(204);
-    let events = app.get(&format!("/v1/tenants/{t}/events?limit=3"), ADMIN).await.expect(200);
+    let user = app
+        .user(&t, json!({"email": "a@example.com", "company_id": company}))
+        .await;
+    app.patch(
+        &format!("/v1/tenants/{t}/users/{}", id(&user)),
+        ADMIN,
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/v1/tenants/{t}/users"),
+        ADMIN,
+        json!({"email": "A@example.com"}),
+    )
+    .await
+    .problem(409);
+    app.patch(
+        &format!("/v1/tenants/{t}/stores/{store}"),
+        ADMIN,
+        json!({"name": "Main Street"}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/v1/tenants/{t}/stores/{store}"), ADMIN)
+        .await
+        .expect(204);
+    let events = app
+        .get(&format!("/v1/tenants/{t}/events?limit=3"), ADMIN)
+        .await
+        .expect(200);
     let mut all: Vec<Value> = events["data"].as_array().unwrap().clone();
     let cursor = events["next_cursor"].as_str().unwrap();
-    let rest = app.get(&format!("/v1/tenants/{t}/events?cursor={cursor}"), ADMIN).await.expect(200);
+    let rest = app
+        .get(&format!("/v1/tenants/{t}/events?cursor={cursor}"), ADMIN)
+        .await
+        .expect(200);
     all.extend(rest["data"].as_array().unwrap().iter().cloned());
     let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["tenant.created", "store.created", "company.created", "user.created", "user.updated", "store.updated", "store.deleted"]
+        [
+            "tenant.created",
+            "store.created",
+            "company.created",
+            "user.created",
+            "user.updated",
+            "store.updated",
+            "store.deleted"
+        ]
     );
     assert!(all.iter().all(|e| e["actor"] == "admin"));
     assert!(all[4]["summary"].as_str().unwrap().contains("password"));
@@ -130,7 +253,10 @@ async fn the_binary_serves_logs_without_secrets_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .arg("serve")
         .env("ROSTER_ADDR", "127.0.0.1:0")
-        .env("ROSTER_DATABASE_URL", format!("sqlite:{}", dir.path().join("smoke.db").display()))
+        .env(
+            "ROSTER_DATABASE_URL",
+            format!("sqlite:{}", dir.path().join("smoke.db").display()),
+        )
         .env("ROSTER_ADMIN_TOKEN", ADMIN)
         .env("ROSTER_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
@@ -154,7 +280,10 @@ async fn the_binary_serves_logs_without_secrets_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let trace = created.headers()["x-trace-id"].to_str().unwrap().to_string();
+    let trace = created.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let user = client
         .post(format!("http://{addr}/v1/tenants/smoke/users"))
         .bearer_auth(ADMIN)
@@ -163,13 +292,19 @@ async fn the_binary_serves_logs_without_secrets_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(user.status(), 201);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exits cleanly on SIGTERM: {exit:?}");
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let log = rest.join("\n");
-    assert!(!log.contains(ADMIN) && !log.contains(PASSWORD), "no secret in the log:\n{log}");
+    assert!(
+        !log.contains(ADMIN) && !log.contains(PASSWORD),
+        "no secret in the log:\n{log}"
+    );
     let request_line: Value = rest
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

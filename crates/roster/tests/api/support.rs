@@ -83,10 +83,17 @@ impl Drop for Database {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside async; use a thread with its own runtime.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+                        let _ = conn
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str(),
+                            )
+                            .await;
                     }
                 });
             })
@@ -107,19 +114,43 @@ impl Reply {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 
     /// Asserts a problem+json error with this status and returns its body.
     #[track_caller]
     pub fn problem(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-        assert_eq!(content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert_eq!(
+            content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["status"], status, "body: {}", self.body);
-        assert!(self.body["traceId"].as_str().is_some_and(|t| !t.is_empty()), "no traceId: {}", self.body);
-        assert!(self.body["title"].is_string() && self.body["type"].is_string() && self.body["detail"].is_string());
+        assert!(
+            self.body["traceId"].as_str().is_some_and(|t| !t.is_empty()),
+            "no traceId: {}",
+            self.body
+        );
+        assert!(
+            self.body["title"].is_string()
+                && self.body["type"].is_string()
+                && self.body["detail"].is_string()
+        );
         self.body
     }
 }
@@ -155,7 +186,9 @@ impl TestApp {
                 let mut conn = sqlx::PgConnection::connect(&admin_url)
                     .await
                     .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
-                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await
+                    .expect("create test database");
                 let url = match admin_url.rsplit_once('/') {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
@@ -163,20 +196,46 @@ impl TestApp {
                 (url, Database::Postgres { admin_url, name })
             }
         };
-        let options = ConnectOptions { url, sqlite_synchronous: "FULL".into(), max_connections: 8 };
-        let store = roster_store::connect(&options).await.expect("connect to the test database");
-        let app = roster_http::app(store.clone(), HttpConfig { admin_token: Some(ADMIN.into()) });
+        let options = ConnectOptions {
+            url,
+            sqlite_synchronous: "FULL".into(),
+            max_connections: 8,
+        };
+        let store = roster_store::connect(&options)
+            .await
+            .expect("connect to the test database");
+        let app = roster_http::app(
+            store.clone(),
+            HttpConfig {
+                admin_token: Some(ADMIN.into()),
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        TestApp { engine, base, client: reqwest::Client::new(), store, server, _database: database }
+        TestApp {
+            engine,
+            base,
+            client: reqwest::Client::new(),
+            store,
+            server,
+            _database: database,
+        }
     }
 
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -187,7 +246,14 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given content type.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{}", self.base, path))
@@ -204,7 +270,11 @@ impl TestApp {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -220,7 +290,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
@@ -229,14 +300,24 @@ impl TestApp {
 
     /// Creates a tenant with the admin token.
     pub async fn tenant(&self, uid: &str) -> String {
-        self.post("/v1/tenants", ADMIN, json!({"uid": uid, "name": format!("Tenant {uid}")})).await.expect(201);
+        self.post(
+            "/v1/tenants",
+            ADMIN,
+            json!({"uid": uid, "name": format!("Tenant {uid}")}),
+        )
+        .await
+        .expect(201);
         uid.to_string()
     }
 
     /// Creates a store; returns its id.
     pub async fn store(&self, tenant: &str, code: &str) -> String {
         let body = self
-            .post(&format!("/v1/tenants/{tenant}/stores"), ADMIN, json!({"id": code, "code": code, "name": code}))
+            .post(
+                &format!("/v1/tenants/{tenant}/stores"),
+                ADMIN,
+                json!({"id": code, "code": code, "name": code}),
+            )
             .await
             .expect(201);
         body["id"].as_str().unwrap().to_string()
@@ -244,19 +325,32 @@ impl TestApp {
 
     /// Creates a company; returns its id.
     pub async fn company(&self, tenant: &str, name: &str) -> String {
-        let body = self.post(&format!("/v1/tenants/{tenant}/companies"), ADMIN, json!({"name": name})).await.expect(201);
+        let body = self
+            .post(
+                &format!("/v1/tenants/{tenant}/companies"),
+                ADMIN,
+                json!({"name": name}),
+            )
+            .await
+            .expect(201);
         body["id"].as_str().unwrap().to_string()
     }
 
     /// Creates a user from `body`; returns the user.
     pub async fn user(&self, tenant: &str, body: Value) -> Value {
-        self.post(&format!("/v1/tenants/{tenant}/users"), ADMIN, body).await.expect(201)
+        self.post(&format!("/v1/tenants/{tenant}/users"), ADMIN, body)
+            .await
+            .expect(201)
     }
 
     /// Creates an API key with these permissions; returns its token.
     pub async fn key(&self, tenant: &str, permissions: &[&str]) -> String {
         let body = self
-            .post(&format!("/v1/tenants/{tenant}/api-keys"), ADMIN, json!({"name": "test", "permissions": permissions}))
+            .post(
+                &format!("/v1/tenants/{tenant}/api-keys"),
+                ADMIN,
+                json!({"name": "test", "permissions": permissions}),
+            )
             .await
             .expect(201);
         body["token"].as_str().unwrap().to_string()
@@ -265,7 +359,11 @@ impl TestApp {
     /// Creates an API key bound to a user; returns its token.
     pub async fn user_key(&self, tenant: &str, user_id: &str) -> String {
         let body = self
-            .post(&format!("/v1/tenants/{tenant}/api-keys"), ADMIN, json!({"name": "bound", "user_id": user_id}))
+            .post(
+                &format!("/v1/tenants/{tenant}/api-keys"),
+                ADMIN,
+                json!({"name": "bound", "user_id": user_id}),
+            )
             .await
             .expect(201);
         body["token"].as_str().unwrap().to_string()
@@ -274,5 +372,8 @@ impl TestApp {
 
 /// The `id` of a JSON object, as a string.
 pub fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap_or_else(|| panic!("no id in {value}")).to_string()
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_string()
 }
