@@ -5,6 +5,7 @@
 pub mod model;
 pub mod permission;
 pub mod secret;
+pub mod throttle;
 pub mod validate;
 
 pub use model::*;

@@ -292,3 +292,59 @@ impl std::fmt::Display for Actor {
         }
     }
 }
+
+/// A till or terminal onboarded to a tenant; users sign in on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub id: Uuid,
+    pub name: String,
+    pub store_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+vocabulary!(
+    /// What a session's token is: an account's auth token, or a tenant
+    /// user's access token.
+    SessionKind { Auth = "auth", Access = "access" }
+);
+
+/// What a signed token stands for. Revoking it rejects the token at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub kind: SessionKind,
+    pub tenant: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An Ed25519 key that signs tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKey {
+    pub kid: String,
+    /// PKCS#8 PEM; never leaves the server.
+    pub private_pem: String,
+    /// The public key, base64url (the JWK `x`).
+    pub public_x: String,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// An email invited into a tenant with a role; its token is single-use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub tenant: String,
+    pub email: String,
+    pub tenant_role: TenantRole,
+    pub account_type: AccountType,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -2,8 +2,10 @@
 //! [`Caller`] for the permission it needs, so authorization is greppable.
 
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
-use roster_core::{permission, secret, Actor, ApiKeyGrant, Permission, Target};
+use axum::http::{header, request::Parts, HeaderMap};
+use roster_core::{
+    permission, secret, Actor, ApiKeyGrant, Permission, SessionKind, Target, TenantRole, UserStatus,
+};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -20,16 +22,19 @@ pub enum Caller {
         id: Uuid,
         grant: ApiKeyGrant,
     },
+    /// A tenant user signed in: an access token.
+    User {
+        tenant: String,
+        user: Uuid,
+        session: Uuid,
+    },
+    /// A global account signed in: an auth token.
+    Account { account: Uuid, session: Uuid },
 }
 
 /// The token of an `Authorization` header: `Bearer <token>` or a bare token.
-pub fn presented_token(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => value,
@@ -37,17 +42,82 @@ pub fn presented_token(parts: &Parts) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// Whether a token is shaped like a JWT (three dot-separated parts).
+pub fn is_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::Unauthorized(message.into())
+}
+
+/// Checks a signed token and the session behind it: revoked sessions,
+/// expired tokens, and users deactivated, blocked or deleted since are
+/// refused at once (401), whichever process made the change.
+pub async fn session_caller(app: &AppState, token: &str) -> ApiResult<Caller> {
+    let now = app.clock.now();
+    let claims = app
+        .tokens()
+        .await?
+        .verify(token, now)
+        .await
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let session = app
+        .store
+        .get_session(claims.sid)
+        .await?
+        .ok_or_else(|| unauthorized("the session has ended"))?;
+    if session.revoked_at.is_some() || session.expires_at <= now {
+        return Err(unauthorized("the session has ended"));
+    }
+    match session.kind {
+        SessionKind::Access => {
+            let (Some(tenant), Some(user)) = (session.tenant, session.user_id) else {
+                return Err(unauthorized("the token is not valid"));
+            };
+            let found = match app.store.get_user(&tenant, user).await {
+                Ok(found) => found,
+                Err(roster_store::StoreError::NotFound(_)) => {
+                    return Err(unauthorized("the user no longer exists"))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if found.status == UserStatus::Inactive
+                || found.roles.tenant == Some(TenantRole::Blocked)
+            {
+                return Err(unauthorized("the user is deactivated or blocked"));
+            }
+            Ok(Caller::User {
+                tenant,
+                user,
+                session: session.id,
+            })
+        }
+        SessionKind::Auth => {
+            let account = session
+                .account_id
+                .ok_or_else(|| unauthorized("the token is not valid"))?;
+            Ok(Caller::Account {
+                account,
+                session: session.id,
+            })
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let token = presented_token(parts).ok_or_else(|| {
-            ApiError::Unauthorized("send credentials in the Authorization header".into())
-        })?;
+        let token = presented_token(&parts.headers)
+            .ok_or_else(|| unauthorized("send credentials in the Authorization header"))?;
         if let Some(admin) = &app.config.admin_token {
             if secret::constant_time_eq(token.as_bytes(), admin.as_bytes()) {
                 return Ok(Caller::Admin);
             }
+        }
+        if is_jwt(token) {
+            return session_caller(app, token).await;
         }
         match app
             .store
@@ -59,9 +129,7 @@ impl FromRequestParts<AppState> for Caller {
                 id: identity.key.id,
                 grant: identity.key.grant,
             }),
-            None => Err(ApiError::Unauthorized(
-                "the credentials are not valid".into(),
-            )),
+            None => Err(unauthorized("the credentials are not valid")),
         }
     }
 }
@@ -75,9 +143,21 @@ impl Caller {
     pub fn admin(&self) -> ApiResult<Actor> {
         match self {
             Caller::Admin => Ok(Actor::Admin),
-            Caller::ApiKey { .. } => Err(ApiError::Forbidden(
+            _ => Err(ApiError::Forbidden(
                 "only the admin token may do this".into(),
             )),
+        }
+    }
+
+    /// The user this credential acts as, if any.
+    fn acting_user(&self) -> Option<Uuid> {
+        match self {
+            Caller::ApiKey {
+                grant: ApiKeyGrant::User(user),
+                ..
+            }
+            | Caller::User { user, .. } => Some(*user),
+            _ => None,
         }
     }
 
@@ -89,15 +169,26 @@ impl Caller {
                 app.store.get_tenant(tenant).await?;
                 Ok(Actor::Admin)
             }
-            Caller::ApiKey {
-                tenant: own,
-                id,
-                grant,
-            } if own == tenant => Ok(match grant {
-                ApiKeyGrant::User(user) => Actor::User(*user),
-                ApiKeyGrant::Permissions(_) => Actor::ApiKey(*id),
-            }),
-            Caller::ApiKey { .. } => Err(no_such_tenant()),
+            Caller::ApiKey { tenant: own, id, grant } if own == tenant => match grant {
+                ApiKeyGrant::Permissions(_) => Ok(Actor::ApiKey(*id)),
+                ApiKeyGrant::User(user) => {
+                    // A key acts exactly as its user: nothing once the user is
+                    // deactivated or blocked.
+                    let facts = app.store.check_facts(tenant, *user, None, None).await?;
+                    let usable = facts.subject.is_some_and(|s| {
+                        s.status == UserStatus::Active && s.tenant_role != Some(TenantRole::Blocked)
+                    });
+                    if !usable {
+                        return Err(ApiError::Forbidden("the key's user is deactivated or blocked".into()));
+                    }
+                    Ok(Actor::User(*user))
+                }
+            },
+            Caller::User { tenant: own, user, .. } if own == tenant => Ok(Actor::User(*user)),
+            Caller::ApiKey { .. } | Caller::User { .. } => Err(no_such_tenant()),
+            Caller::Account { .. } => Err(ApiError::Forbidden(
+                "an auth token acts only on /account; exchange it for an access token at POST /tenants/{tenantUid}/account".into(),
+            )),
         }
     }
 
@@ -109,21 +200,22 @@ impl Caller {
         permission: Permission,
     ) -> ApiResult<Actor> {
         let actor = self.member_of(app, tenant).await?;
-        let allowed = match self {
-            Caller::Admin => true,
-            Caller::ApiKey {
-                grant: ApiKeyGrant::Permissions(held),
-                ..
-            } => held.contains(&permission),
-            Caller::ApiKey {
-                grant: ApiKeyGrant::User(user),
-                ..
-            } => {
-                let facts = app.store.check_facts(tenant, *user, None, None).await?;
+        let allowed = match (self, self.acting_user()) {
+            (Caller::Admin, _) => true,
+            (_, Some(user)) => {
+                let facts = app.store.check_facts(tenant, user, None, None).await?;
                 facts.subject.is_some_and(|s| {
                     permission::evaluate(&s, permission, &Target::default()).allowed
                 })
             }
+            (
+                Caller::ApiKey {
+                    grant: ApiKeyGrant::Permissions(held),
+                    ..
+                },
+                None,
+            ) => held.contains(&permission),
+            _ => false,
         };
         if allowed {
             Ok(actor)

@@ -197,6 +197,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Invalid { field, message } => ApiError::field(field, message),
+            StoreError::Gone(message) => ApiError::Gone(message),
+            StoreError::Forbidden(message) => ApiError::Forbidden(message),
             StoreError::Database(e) => ApiError::Internal(e.to_string()),
         }
     }

@@ -42,7 +42,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 /// Parses JSON, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // serde_json reports a wrong type where an enum is expected (`5`
+        // for a role) as a syntax error; when the body is valid JSON, it
+        // is the field's value that is wrong.
+        let valid_json = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        json_error(e, valid_json)
+    })?;
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
@@ -50,10 +56,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Like [`parse_json`] from an already parsed value (batch items).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(json_error)
+    serde_path_to_error::deserialize(value).map_err(|e| json_error(e, true))
 }
 
-fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>, valid_json: bool) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
     let message = inner.to_string();
@@ -63,6 +69,12 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         None => message,
     };
     if inner.is_syntax() || inner.is_eof() {
+        if valid_json && path != "." {
+            return ApiError::field(
+                path,
+                "has the wrong type: expected a string of the documented values",
+            );
+        }
         return ApiError::field("body", format!("is not valid JSON: {message}"));
     }
     // serde_path_to_error's path already ends with the unknown field.

@@ -7,20 +7,43 @@ use std::sync::Arc;
 use roster_store::Store;
 
 pub mod auth;
+pub mod clock;
 mod commerce;
 pub mod error;
 pub mod extract;
 mod ops;
+mod pos;
 mod service;
+pub mod tokens;
 pub mod v1;
 
 pub use error::{ApiError, Problem};
 
 /// Settings the HTTP layer needs.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HttpConfig {
     /// The platform operator's token; `None` disables admin access.
     pub admin_token: Option<String>,
+    /// How long an access token (a tenant user's) lives.
+    pub access_token_ttl: chrono::Duration,
+    /// How long an auth token (an account's) lives.
+    pub auth_token_ttl: chrono::Duration,
+    /// How long an invitation can be accepted.
+    pub invitation_ttl: chrono::Duration,
+    /// Sign-in throttling.
+    pub throttle: roster_core::throttle::ThrottlePolicy,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            admin_token: None,
+            access_token_ttl: chrono::Duration::minutes(15),
+            auth_token_ttl: chrono::Duration::hours(24),
+            invitation_ttl: chrono::Duration::days(7),
+            throttle: Default::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -39,14 +62,39 @@ impl std::fmt::Debug for HttpConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<HttpConfig>,
+    pub clock: Arc<dyn clock::Clock>,
+    tokens: Arc<tokio::sync::OnceCell<tokens::Tokens>>,
+}
+
+impl AppState {
+    /// The token signer, loading (or making) the signing keys on first use.
+    pub async fn tokens(&self) -> Result<&tokens::Tokens, ApiError> {
+        let store = self.store.clone();
+        let now = self.clock.now();
+        Ok(self
+            .tokens
+            .get_or_try_init(|| tokens::Tokens::new(store, now))
+            .await?)
+    }
 }
 
 /// The whole application: every route, the OpenAPI document and the docs UI,
 /// wrapped in tracing, metrics and trace ids.
 pub fn app(store: Arc<dyn Store>, config: HttpConfig) -> axum::Router {
+    app_with_clock(store, config, Arc::new(clock::SystemClock))
+}
+
+/// [`app`] on a given clock (tests move time to expire tokens and invitations).
+pub fn app_with_clock(
+    store: Arc<dyn Store>,
+    config: HttpConfig,
+    clock: Arc<dyn clock::Clock>,
+) -> axum::Router {
     let state = AppState {
         store,
         config: Arc::new(config),
+        clock,
+        tokens: Default::default(),
     };
     ops::router(state)
 }

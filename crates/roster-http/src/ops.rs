@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, TRACE_ID};
-use crate::{commerce, v1, AppState};
+use crate::{commerce, pos, v1, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,6 +58,13 @@ use crate::{commerce, v1, AppState};
         (name = "commerce-users", description = "Seed 000: users, roles and contacts of a commerce. \
             The `x-tenant-id` header names the tenant (it must be the credential's); the caller needs \
             MANAGE_COMMERCES. Unknown body fields are ignored."),
+        (name = "pos", description = "Seed 003: POS accounts. Sign in on a device (`POST /account` with a \
+            device token), read and update the account and the tenant user, exchange an auth token for an \
+            access token, and accept invitations. Bodies are camelCase; unknown fields are ignored."),
+        (name = "auth", description = "The auth service: global accounts sign in for an auth token; \
+            logout ends a session; the JWKS verifies every token offline."),
+        (name = "devices", description = "Tills and terminals onboarded to a tenant (MANAGE_DEVICES)."),
+        (name = "invitations", description = "Emails invited into a tenant (MANAGE_USERS)."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]
@@ -71,6 +78,15 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "device_token",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "Authorization",
+                    "The device token of POST /v1/tenants/{t}/devices, bare or after `Bearer `.",
+                ),
+            )),
         );
     }
 }
@@ -142,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(metrics))
         .merge(v1::router())
         .merge(commerce::router())
+        .merge(pos::router())
         .split_for_parts();
     add_problem_responses(&mut api);
     let components = api.components.get_or_insert_with(Default::default);

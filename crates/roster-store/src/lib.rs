@@ -11,10 +11,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use roster_core::{
     Account, AccountType, Actor, ApiKey, ApiKeyGrant, AuditEvent, CommerceRole, Company,
-    CompanyKind, CompanyStatus, Contact, ContactType, Order, Permission, Profile, Quote,
-    QuoteStatus, Roles, Source, Store as StoreRecord, Subject, Tenant, User, UserStatus,
+    CompanyKind, CompanyStatus, Contact, ContactType, Device, Invitation, Order, Permission,
+    Profile, Quote, QuoteStatus, Roles, Session, SessionKind, SigningKey, Source,
+    Store as StoreRecord, Subject, Tenant, TenantRole, User, UserStatus,
 };
 use uuid::Uuid;
 
@@ -33,6 +35,12 @@ pub enum StoreError {
     /// The change is malformed in a way only the data can tell.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The token or invitation was used, expired or revoked.
+    #[error("{0}")]
+    Gone(String),
+    /// The caller may not do this to this record.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database failed; never shown to clients.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -265,6 +273,50 @@ pub struct ContactPatch {
     pub is_active: Option<bool>,
 }
 
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub name: String,
+    pub store_id: Option<String>,
+    pub token_hash: String,
+}
+
+/// What a presented device token authenticates as.
+#[derive(Debug, Clone)]
+pub struct DeviceIdentity {
+    pub tenant: String,
+    pub device: Device,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub kind: SessionKind,
+    pub tenant: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub email: String,
+    pub tenant_role: TenantRole,
+    pub account_type: AccountType,
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A sign-in throttle counter.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    pub key: String,
+    pub failures: i64,
+    pub window_start: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
 /// Filters of quote and order lists.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
@@ -443,6 +495,89 @@ pub trait Store: Send + Sync + 'static {
         patch: OrderPatch,
         actor: &Actor,
     ) -> Result<Order>;
+
+    async fn create_device(&self, tenant: &str, new: NewDevice, actor: &Actor) -> Result<Device>;
+    async fn list_devices(&self, tenant: &str, page: &Page) -> Result<Listed<Device>>;
+    /// Revokes a device and every session signed in on it.
+    async fn revoke_device(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// Finds the live (unrevoked) device whose token hashes to `token_hash`.
+    async fn authenticate_device(&self, token_hash: &str) -> Result<Option<DeviceIdentity>>;
+
+    /// The user with this POS code, and its password hash.
+    async fn find_user_by_code(
+        &self,
+        tenant: &str,
+        user_code: &str,
+    ) -> Result<Option<(User, Option<String>)>>;
+    /// The account with this email (case-insensitive), and its password hash.
+    async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>>;
+    /// Moves a user's `last_accessed_at`.
+    async fn record_sign_in(&self, tenant: &str, user: Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// The account's user in a tenant, if it has one.
+    async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>>;
+    /// The tenants an account has a user in, by uid.
+    async fn tenants_of_account(&self, account: Uuid) -> Result<Vec<Tenant>>;
+    /// Sets the account's default tenant (one it has a user in, else 404).
+    async fn set_default_tenant(&self, account: Uuid, tenant: &str) -> Result<Account>;
+
+    async fn create_session(&self, new: NewSession) -> Result<Session>;
+    async fn get_session(&self, id: Uuid) -> Result<Option<Session>>;
+    async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    /// Every signing key, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    /// Adds a signing key; `retire_others_at` retires the keys before it.
+    async fn add_signing_key(
+        &self,
+        key: SigningKey,
+        retire_others_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+
+    async fn create_invitation(
+        &self,
+        tenant: &str,
+        new: NewInvitation,
+        actor: &Actor,
+    ) -> Result<Invitation>;
+    async fn list_invitations(&self, tenant: &str, page: &Page) -> Result<Listed<Invitation>>;
+    async fn revoke_invitation(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// The invitation whose token hashes to `token_hash`, and its tenant's name.
+    async fn find_invitation(&self, token_hash: &str) -> Result<Option<(Invitation, String)>>;
+    /// Accepts an invitation for `account`, once: links the tenant's
+    /// unlinked user with that email (or creates one) with the invited role
+    /// and account type. 410 when used, revoked or expired at `now`; 403 for
+    /// another account's email; 409 when that user belongs to another account.
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<User>;
+
+    /// The throttle counters of these keys.
+    async fn throttles(&self, keys: &[String]) -> Result<Vec<Throttle>>;
+    /// Counts one failure of `key`; a counter older than `window` (when
+    /// given) starts again. Returns the counter after the failure.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: Option<chrono::Duration>,
+    ) -> Result<Throttle>;
+    async fn lock_until(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn clear_failures(&self, key: &str) -> Result<()>;
 
     /// The audit log, oldest first.
     async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>>;

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{
-    validate, Contact, ContactType,
+    validate, Contact, ContactType, Device, Invitation, Session, SessionKind, SigningKey,
     Account, AccountType, Actor, ApiKey, ApiKeyGrant, AuditEvent, CommerceRole, Company,
     CompanyKind, CompanyStatus, Order, OrgRole, PartnerRole, Profile, Quote, QuoteStatus, Roles,
     Source, Store as StoreRecord, Subject, Tenant, TenantRole, User, UserStatus,
@@ -17,7 +17,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::{
-    ContactPatch, NewContact,
+    ContactPatch, DeviceIdentity, NewContact, NewDevice, NewInvitation, NewSession, Throttle,
     parse_permissions, ApiKeyIdentity, CheckFacts, CompanyPatch, Listed, NewAccount, NewApiKey,
     NewCompany, NewOrder, NewQuote, NewStore, NewTenant, NewUser, OrderPatch, Page, QuotePatch,
     RecordFilter, Result, Store, StoreError, StorePatch, UserFilter, UserPatch,
@@ -875,6 +875,125 @@ async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Result<()> {
 }
 
 #[derive(sqlx::FromRow)]
+struct DeviceRow {
+    tenant_id: String,
+    id: String,
+    name: String,
+    store_id: Option<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<DeviceRow> for DeviceIdentity {
+    type Error = StoreError;
+    fn try_from(r: DeviceRow) -> Result<Self> {
+        Ok(DeviceIdentity {
+            tenant: r.tenant_id,
+            device: Device { id: uuid(&r.id)?, name: r.name, store_id: r.store_id, created_at: r.created_at, revoked_at: r.revoked_at },
+        })
+    }
+}
+
+const DEVICE_COLUMNS: &str = "tenant_id, id, name, store_id, created_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: String,
+    kind: String,
+    tenant_id: Option<String>,
+    user_id: Option<String>,
+    account_id: Option<String>,
+    device_id: Option<String>,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(Session {
+            id: uuid(&r.id)?,
+            kind: word(&r.kind, SessionKind::parse)?,
+            tenant: r.tenant_id,
+            user_id: opt_uuid(r.user_id)?,
+            account_id: opt_uuid(r.account_id)?,
+            device_id: opt_uuid(r.device_id)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SigningKeyRow {
+    kid: String,
+    private_pem: String,
+    public_x: String,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    tenant_id: String,
+    id: String,
+    email: String,
+    tenant_role: String,
+    account_type: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = StoreError;
+    fn try_from(r: InvitationRow) -> Result<Self> {
+        Ok(Invitation {
+            id: uuid(&r.id)?,
+            tenant: r.tenant_id,
+            email: r.email,
+            tenant_role: word(&r.tenant_role, TenantRole::parse)?,
+            account_type: word(&r.account_type, AccountType::parse)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            accepted_at: r.accepted_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+const INVITATION_COLUMNS: &str = "tenant_id, id, email, tenant_role, account_type, created_at, expires_at, accepted_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct ThrottleRow {
+    key: String,
+    failures: i64,
+    window_start: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl From<ThrottleRow> for Throttle {
+    fn from(r: ThrottleRow) -> Self {
+        Throttle { key: r.key, failures: r.failures, window_start: r.window_start, locked_until: r.locked_until }
+    }
+}
+
+async fn fetch_account(conn: &mut Conn, id: Uuid) -> Result<Account> {
+    sqlx::query_as::<_, AccountRow>(
+        "SELECT id, email, first_name, last_name, global_roles, default_tenant_uid, created_at, updated_at \
+         FROM accounts WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound("account"))?
+    .try_into()
+}
+
+#[derive(sqlx::FromRow)]
 struct FactRow {
     k: String,
     a: Option<String>,
@@ -1013,6 +1132,11 @@ impl Store for SqlStore {
     async fn delete_store(&self, tenant: &str, id: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.write.begin().await?;
         fetch_store(&mut tx, tenant, "id", id).await?;
+        sqlx::query("UPDATE devices SET store_id = NULL WHERE tenant_id = $1 AND store_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE users SET default_store_id = NULL WHERE tenant_id = $1 AND default_store_id = $2")
             .bind(tenant)
             .bind(id)
@@ -1632,6 +1756,420 @@ impl Store for SqlStore {
         let order = fetch_order(&mut tx, tenant, id).await?;
         tx.commit().await?;
         Ok(order)
+    }
+
+    async fn create_device(&self, tenant: &str, new: NewDevice, actor: &Actor) -> Result<Device> {
+        let mut tx = self.write.begin().await?;
+        lock_tenant(&mut tx, tenant).await?;
+        if let Some(store) = &new.store_id {
+            fetch_store(&mut tx, tenant, "id", store).await?;
+        }
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO devices (tenant_id, id, name, store_id, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(&new.name)
+        .bind(&new.store_id)
+        .bind(&new.token_hash)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, tenant, actor, "device.created", &format!("device:{id}"), &new.name).await?;
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2");
+        let row: DeviceRow = sqlx::query_as(&sql).bind(tenant).bind(id.to_string()).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(DeviceIdentity::try_from(row)?.device)
+    }
+
+    async fn list_devices(&self, tenant: &str, page: &Page) -> Result<Listed<Device>> {
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = "));
+        q.push_bind(tenant);
+        if let Some(after) = &page.after {
+            q.push(" AND id > ").push_bind(after.clone());
+        }
+        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
+        let rows: Vec<DeviceRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let items = rows
+            .into_iter()
+            .map(|r| DeviceIdentity::try_from(r).map(|d| d.device))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, page, |d: &Device| d.id.to_string()))
+    }
+
+    async fn revoke_device(&self, tenant: &str, id: Uuid, at: DateTime<Utc>, actor: &Actor) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("UPDATE devices SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(tenant)
+            .bind(id.to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("device"));
+        }
+        sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL")
+            .bind(tenant)
+            .bind(id.to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, tenant, actor, "device.revoked", &format!("device:{id}"), "revoked with its sessions").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn authenticate_device(&self, token_hash: &str) -> Result<Option<DeviceIdentity>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = $1 AND revoked_at IS NULL");
+        let row: Option<DeviceRow> = sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.read).await?;
+        row.map(DeviceIdentity::try_from).transpose()
+    }
+
+    async fn find_user_by_code(&self, tenant: &str, user_code: &str) -> Result<Option<(User, Option<String>)>> {
+        let mut conn = self.read.acquire().await?;
+        let Some(user) = fetch_user_by(&mut conn, tenant, "user_code", user_code, false).await? else {
+            return Ok(None);
+        };
+        let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(user.id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some((user, hash)))
+    }
+
+    async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>> {
+        let row: Option<(String, String)> = sqlx::query_as("SELECT id, password_hash FROM accounts WHERE email_key = $1")
+            .bind(validate::email_key(email))
+            .fetch_optional(&self.read)
+            .await?;
+        let Some((id, hash)) = row else { return Ok(None) };
+        Ok(Some((self.get_account(uuid(&id)?).await?, hash)))
+    }
+
+    async fn record_sign_in(&self, tenant: &str, user: Uuid, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE users SET last_accessed_at = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(user.to_string())
+            .bind(at.trunc_subsecs(3))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>> {
+        let mut conn = self.read.acquire().await?;
+        fetch_user_by(&mut conn, tenant, "account_id", &account.to_string(), false).await
+    }
+
+    async fn tenants_of_account(&self, account: Uuid) -> Result<Vec<Tenant>> {
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE uid IN (SELECT tenant_id FROM users WHERE account_id = $1) ORDER BY uid"
+        );
+        let rows: Vec<TenantRow> = sqlx::query_as(&sql).bind(account.to_string()).fetch_all(&self.read).await?;
+        Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+
+    async fn set_default_tenant(&self, account: Uuid, tenant: &str) -> Result<Account> {
+        let mut tx = self.write.begin().await?;
+        let member = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant)
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if member.is_none() {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        sqlx::query("UPDATE accounts SET default_tenant_uid = $2, updated_at = $3 WHERE id = $1")
+            .bind(account.to_string())
+            .bind(tenant)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        let updated = fetch_account(&mut tx, account).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn create_session(&self, new: NewSession) -> Result<Session> {
+        let id = Uuid::now_v7();
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, kind, tenant_id, user_id, account_id, device_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(new.kind.as_str())
+        .bind(&new.tenant)
+        .bind(new.user_id.map(|u| u.to_string()))
+        .bind(new.account_id.map(|a| a.to_string()))
+        .bind(new.device_id.map(|d| d.to_string()))
+        .bind(new.created_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Session {
+            id,
+            kind: new.kind,
+            tenant: new.tenant,
+            user_id: new.user_id,
+            account_id: new.account_id,
+            device_id: new.device_id,
+            created_at: new.created_at,
+            expires_at: new.expires_at,
+            revoked_at: None,
+        })
+    }
+
+    async fn get_session(&self, id: Uuid) -> Result<Option<Session>> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT id, kind, tenant_id, user_id, account_id, device_id, created_at, expires_at, revoked_at \
+             FROM sessions WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id.to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let rows: Vec<SigningKeyRow> = sqlx::query_as(
+            "SELECT kid, private_pem, public_x, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SigningKey { kid: r.kid, private_pem: r.private_pem, public_x: r.public_x, created_at: r.created_at, retired_at: r.retired_at })
+            .collect())
+    }
+
+    async fn add_signing_key(&self, key: SigningKey, retire_others_at: Option<DateTime<Utc>>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        if let Some(at) = retire_others_at {
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO signing_keys (kid, private_pem, public_x, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&key.kid)
+            .bind(&key.private_pem)
+            .bind(&key.public_x)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_invitation(&self, tenant: &str, new: NewInvitation, actor: &Actor) -> Result<Invitation> {
+        let mut tx = self.write.begin().await?;
+        lock_tenant(&mut tx, tenant).await?;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO invitations (tenant_id, id, email, email_key, tenant_role, account_type, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(&new.email)
+        .bind(validate::email_key(&new.email))
+        .bind(new.tenant_role.as_str())
+        .bind(new.account_type.as_str())
+        .bind(&new.token_hash)
+        .bind(new.created_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, tenant, actor, "invitation.created", &format!("invitation:{id}"), &format!("{} as {}", new.email, new.tenant_role)).await?;
+        let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2");
+        let row: InvitationRow = sqlx::query_as(&sql).bind(tenant).bind(id.to_string()).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    async fn list_invitations(&self, tenant: &str, page: &Page) -> Result<Listed<Invitation>> {
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = "));
+        q.push_bind(tenant);
+        if let Some(after) = &page.after {
+            q.push(" AND id > ").push_bind(after.clone());
+        }
+        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
+        let rows: Vec<InvitationRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let items = rows.into_iter().map(Invitation::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, page, |i: &Invitation| i.id.to_string()))
+    }
+
+    async fn revoke_invitation(&self, tenant: &str, id: Uuid, at: DateTime<Utc>, actor: &Actor) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE invitations SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND accepted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("pending invitation"));
+        }
+        audit(&mut tx, tenant, actor, "invitation.revoked", &format!("invitation:{id}"), "revoked").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_invitation(&self, token_hash: &str) -> Result<Option<(Invitation, String)>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS}, (SELECT name FROM tenants WHERE uid = invitations.tenant_id) AS tenant_name \
+             FROM invitations WHERE token_hash = $1"
+        );
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.read).await?;
+        let Some(row) = row else { return Ok(None) };
+        use sqlx::{FromRow, Row};
+        let name: String = row.try_get("tenant_name")?;
+        Ok(Some((InvitationRow::from_row(&row)?.try_into()?, name)))
+    }
+
+    async fn accept_invitation(&self, token_hash: &str, account: &Account, at: DateTime<Utc>) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1{LOCK}");
+        let row: Option<InvitationRow> = sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *tx).await?;
+        let invitation: Invitation = row.ok_or(StoreError::NotFound("invitation"))?.try_into()?;
+        if invitation.accepted_at.is_some() || invitation.revoked_at.is_some() {
+            return Err(StoreError::Gone("the invitation was already used or revoked".into()));
+        }
+        if invitation.expires_at <= at {
+            return Err(StoreError::Gone("the invitation has expired".into()));
+        }
+        if validate::email_key(&invitation.email) != validate::email_key(&account.email) {
+            return Err(StoreError::Forbidden("the invitation is for another email".into()));
+        }
+        let tenant = invitation.tenant.clone();
+        // Single use: only the first acceptance flips accepted_at.
+        let claimed = sqlx::query("UPDATE invitations SET accepted_at = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL")
+            .bind(&tenant)
+            .bind(invitation.id.to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(StoreError::Gone("the invitation was already used".into()));
+        }
+        let actor = Actor::Account(account.id);
+        let existing = match fetch_user_by(&mut tx, &tenant, "account_id", &account.id.to_string(), true).await? {
+            Some(user) => Some(user),
+            None => fetch_user_by(&mut tx, &tenant, "email_key", &validate::email_key(&invitation.email), true).await?,
+        };
+        let user = match existing {
+            Some(user) if user.account_id.is_some_and(|a| a != account.id) => {
+                return Err(StoreError::Conflict("the tenant's user with this email belongs to another account".into()));
+            }
+            Some(user) => {
+                let patch = UserPatch {
+                    account_id: Some(Some(account.id)),
+                    tenant_role: Some(Some(invitation.tenant_role)),
+                    account_type: Some(invitation.account_type),
+                    ..UserPatch::default()
+                };
+                apply_user_patch(&mut tx, &tenant, user.id, patch, &actor).await?
+            }
+            None => {
+                let new = NewUser {
+                    company_id: None,
+                    parent_id: None,
+                    profile: Profile {
+                        email: Some(invitation.email.clone()),
+                        first_name: account.first_name.clone(),
+                        last_name: account.last_name.clone(),
+                        ..Profile::default()
+                    },
+                    external_id: None,
+                    source: None,
+                    status: UserStatus::Active,
+                    account_type: invitation.account_type,
+                    default_store_id: None,
+                    account_id: Some(account.id),
+                    password_hash: None,
+                    roles: Roles { tenant: Some(invitation.tenant_role), ..Roles::default() },
+                    store_ids: Vec::new(),
+                };
+                insert_user(&mut tx, &tenant, &new, &actor).await?
+            }
+        };
+        audit(&mut tx, &tenant, &actor, "invitation.accepted", &format!("invitation:{}", invitation.id), &format!("user:{}", user.id)).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn throttles(&self, keys: &[String]) -> Result<Vec<Throttle>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Db>::new("SELECT key, failures, window_start, locked_until FROM login_throttles WHERE key IN (");
+        let mut list = q.separated(", ");
+        for key in keys {
+            list.push_bind(key.clone());
+        }
+        q.push(")");
+        let rows: Vec<ThrottleRow> = q.build_query_as().fetch_all(&self.write).await?;
+        Ok(rows.into_iter().map(Throttle::from).collect())
+    }
+
+    async fn record_failure(&self, key: &str, at: DateTime<Utc>, window: Option<chrono::Duration>) -> Result<Throttle> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO login_throttles (key, failures, window_start) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let sql = format!("SELECT key, failures, window_start, locked_until FROM login_throttles WHERE key = $1{LOCK}");
+        let current: ThrottleRow = sqlx::query_as(&sql).bind(key).fetch_one(&mut *tx).await?;
+        let restart = window.is_some_and(|w| at - current.window_start >= w);
+        let (failures, window_start) = if restart { (1, at) } else { (current.failures + 1, current.window_start) };
+        sqlx::query("UPDATE login_throttles SET failures = $2, window_start = $3 WHERE key = $1")
+            .bind(key)
+            .bind(failures)
+            .bind(window_start)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Throttle { key: key.to_string(), failures, window_start, locked_until: current.locked_until })
+    }
+
+    async fn lock_until(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE login_throttles SET locked_until = $2 WHERE key = $1")
+            .bind(key)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM login_throttles WHERE key = $1").bind(key).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>> {

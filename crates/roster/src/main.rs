@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use roster_core::throttle::ThrottlePolicy;
 use roster_http::HttpConfig;
 use roster_store::ConnectOptions;
 use tracing_subscriber::EnvFilter;
@@ -28,6 +29,18 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage the keys that sign access and auth tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key and retire the current ones; they stay in the
+    /// JWKS until the tokens they signed have expired.
+    Rotate(DatabaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +66,22 @@ struct ServeArgs {
     /// no admin access.
     #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Lifetime of access tokens (a tenant user's), in seconds.
+    #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    access_token_ttl: i64,
+    /// Lifetime of auth tokens (a global account's), in seconds.
+    #[arg(long, env = "ROSTER_AUTH_TOKEN_TTL", default_value_t = 86_400)]
+    auth_token_ttl: i64,
+    /// How long an invitation can be accepted, in seconds.
+    #[arg(long, env = "ROSTER_INVITATION_TTL", default_value_t = 604_800)]
+    invitation_ttl: i64,
+    /// Consecutive failed sign-ins of one login before it locks (for 1
+    /// minute, doubling with each further failure, at most a day).
+    #[arg(long, env = "ROSTER_LOGIN_MAX_FAILURES", default_value_t = 10)]
+    login_max_failures: i64,
+    /// Failed sign-ins one client address may make per minute.
+    #[arg(long, env = "ROSTER_LOGIN_ADDRESS_LIMIT", default_value_t = 60)]
+    login_address_limit: i64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -89,6 +118,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Keys {
+            command: KeysCommand::Rotate(db),
+        } => {
+            let store = roster_store::connect(&db.options()).await?;
+            let kid = roster_http::tokens::rotate(store.as_ref(), chrono::Utc::now()).await?;
+            tracing::info!(kid = %kid, "signing key rotated");
+            println!("{kid}");
+            Ok(())
+        }
     }
 }
 
@@ -99,17 +137,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "ROSTER_ADMIN_TOKEN is not set: the admin API (tenants, accounts) is disabled"
         );
     }
+    let seconds = |name: &str, value: i64| {
+        anyhow::ensure!(value > 0, "{name} must be a positive number of seconds");
+        Ok(chrono::Duration::seconds(value))
+    };
     let config = HttpConfig {
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        access_token_ttl: seconds("ROSTER_ACCESS_TOKEN_TTL", args.access_token_ttl)?,
+        auth_token_ttl: seconds("ROSTER_AUTH_TOKEN_TTL", args.auth_token_ttl)?,
+        invitation_ttl: seconds("ROSTER_INVITATION_TTL", args.invitation_ttl)?,
+        throttle: ThrottlePolicy {
+            max_failures: args.login_max_failures.max(1),
+            address_per_minute: args.login_address_limit.max(1),
+        },
     };
     let app = roster_http::app(store, config);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "roster is serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("roster stopped");
     Ok(())
 }

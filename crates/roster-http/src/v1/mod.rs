@@ -13,7 +13,9 @@ mod accounts;
 mod api_keys;
 mod check;
 mod companies;
+mod devices;
 mod events;
+mod invitations;
 mod records;
 mod stores;
 mod tenants;
@@ -31,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(check::router())
         .merge(events::router())
+        .merge(devices::router())
+        .merge(invitations::router())
 }
 
 /// A page of a list.

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use reqwest::Method;
+use roster_http::clock::ManualClock;
 use roster_http::HttpConfig;
 use roster_store::ConnectOptions;
 use serde_json::{json, Value};
@@ -161,6 +162,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn roster_store::Store>,
+    /// The server's clock: `app.clock.advance(..)` moves time for expiry tests.
+    pub clock: Arc<ManualClock>,
     server: tokio::task::JoinHandle<()>,
     _database: Database,
 }
@@ -204,22 +207,24 @@ impl TestApp {
         let store = roster_store::connect(&options)
             .await
             .expect("connect to the test database");
-        let app = roster_http::app(
-            store.clone(),
-            HttpConfig {
-                admin_token: Some(ADMIN.into()),
-            },
-        );
+        let clock = Arc::new(ManualClock::default());
+        let config = HttpConfig {
+            admin_token: Some(ADMIN.into()),
+            ..HttpConfig::default()
+        };
+        let app = roster_http::app_with_clock(store.clone(), config, clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).await.unwrap();
         });
         TestApp {
             engine,
             base,
             client: reqwest::Client::new(),
             store,
+            clock,
             server,
             _database: database,
         }

@@ -1,0 +1,207 @@
+//! Signed tokens: EdDSA (Ed25519) JWTs whose keys live in the database, so
+//! every Roster process signs and verifies with the same keys, and other
+//! services can verify them offline with `/.well-known/jwks.json`.
+//!
+//! A token names its session (`sid`); Roster itself also checks the session
+//! on every request, so a logout or a revoked device rejects it at once.
+
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use roster_core::{SessionKind, SigningKey};
+use roster_store::Store;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The issuer of every token.
+pub const ISSUER: &str = "roster";
+
+/// What a Roster token says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub iss: String,
+    /// The user (access token) or account (auth token) id.
+    pub sub: String,
+    /// `access` or `auth`.
+    pub kind: SessionKind,
+    /// The tenant of an access token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    /// The session id.
+    pub sid: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+struct LoadedKey {
+    key: SigningKey,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not valid")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// Signs and verifies tokens with the database's keys, cached in memory
+/// (keys never change once made; an unknown `kid` reloads them).
+pub struct Tokens {
+    store: Arc<dyn Store>,
+    keys: RwLock<(Vec<Arc<LoadedKey>>, DateTime<Utc>)>,
+}
+
+fn load(key: SigningKey) -> Option<LoadedKey> {
+    let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(&key.private_pem).ok()?;
+    let der = signing.to_pkcs8_der().ok()?;
+    let encoding = EncodingKey::from_ed_der(der.as_bytes());
+    let decoding = DecodingKey::from_ed_components(&key.public_x).ok()?;
+    Some(LoadedKey {
+        key,
+        encoding,
+        decoding,
+    })
+}
+
+/// A new random Ed25519 signing key.
+pub fn generate_key(now: DateTime<Utc>) -> SigningKey {
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let pem = signing
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .expect("an Ed25519 key encodes as PKCS#8");
+    let x =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
+    SigningKey {
+        kid: Uuid::now_v7().simple().to_string(),
+        private_pem: pem.to_string(),
+        public_x: x,
+        created_at: now,
+        retired_at: None,
+    }
+}
+
+/// Adds a new signing key and retires the others: they stay published
+/// (JWKS) until the tokens they signed have expired.
+pub async fn rotate(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<String, roster_store::StoreError> {
+    let key = generate_key(now);
+    let kid = key.kid.clone();
+    store.add_signing_key(key, Some(now)).await?;
+    Ok(kid)
+}
+
+impl Tokens {
+    /// Loads the keys, making the first one if there is none.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        now: DateTime<Utc>,
+    ) -> Result<Tokens, roster_store::StoreError> {
+        if store.signing_keys().await?.is_empty() {
+            store.add_signing_key(generate_key(now), None).await?;
+        }
+        let tokens = Tokens {
+            store,
+            keys: RwLock::new((Vec::new(), now)),
+        };
+        tokens.reload(now).await?;
+        Ok(tokens)
+    }
+
+    async fn reload(&self, now: DateTime<Utc>) -> Result<(), roster_store::StoreError> {
+        let keys: Vec<Arc<LoadedKey>> = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter_map(load)
+            .map(Arc::new)
+            .collect();
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (keys, now);
+        Ok(())
+    }
+
+    fn cached(&self) -> (Vec<Arc<LoadedKey>>, DateTime<Utc>) {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Signs claims with the newest key (re-read at most once a minute, so a
+    /// rotation by another process is picked up).
+    pub async fn sign(
+        &self,
+        claims: &Claims,
+        now: DateTime<Utc>,
+    ) -> Result<String, roster_store::StoreError> {
+        if now - self.cached().1 > Duration::seconds(60) {
+            self.reload(now).await?;
+        }
+        let (keys, _) = self.cached();
+        let key = keys
+            .iter()
+            .find(|k| k.key.retired_at.is_none())
+            .or_else(|| keys.first())
+            .ok_or(roster_store::StoreError::NotFound("signing key"))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| roster_store::StoreError::Conflict(format!("cannot sign a token: {e}")))
+    }
+
+    /// Checks a token's signature, issuer and expiry (against `now`).
+    pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let mut key = self.cached().0.into_iter().find(|k| k.key.kid == kid);
+        if key.is_none() {
+            self.reload(now).await.map_err(|_| TokenError::Invalid)?;
+            key = self.cached().0.into_iter().find(|k| k.key.kid == kid);
+        }
+        let key = key.ok_or(TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Expiry is checked against Roster's clock below.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[ISSUER]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
+        if claims.exp <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The JSON Web Key Set: every key that signs, or signed tokens that may
+    /// not have expired yet (`longest_ttl` after its retirement).
+    pub async fn jwks(
+        &self,
+        now: DateTime<Utc>,
+        longest_ttl: Duration,
+    ) -> Result<serde_json::Value, roster_store::StoreError> {
+        let keys: Vec<serde_json::Value> = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.retired_at.is_none_or(|at| at + longest_ttl > now))
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": k.kid, "x": k.public_x,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+}
