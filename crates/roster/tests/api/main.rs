@@ -9,6 +9,7 @@ mod commerce;
 mod credentials;
 mod isolation;
 mod ops;
+mod pos;
 mod records;
 mod tenants;
 mod users;

@@ -165,7 +165,10 @@ pub struct TestApp {
     /// The server's clock: `app.clock.advance(..)` moves time for expiry tests.
     pub clock: Arc<ManualClock>,
     server: tokio::task::JoinHandle<()>,
-    _database: Database,
+    /// The database URL, for a second process on the same database.
+    pub url: String,
+    /// `None` for a second process: the first owns the database.
+    _database: Option<Database>,
 }
 
 impl Drop for TestApp {
@@ -199,8 +202,18 @@ impl TestApp {
                 (url, Database::Postgres { admin_url, name })
             }
         };
+        Self::serve(engine, url, Some(database)).await
+    }
+
+    /// Starts a second Roster process on this app's database (its own
+    /// store, pools and caches, as another process would have).
+    pub async fn sibling(&self) -> TestApp {
+        Self::serve(self.engine, self.url.clone(), None).await
+    }
+
+    async fn serve(engine: Engine, url: String, database: Option<Database>) -> TestApp {
         let options = ConnectOptions {
-            url,
+            url: url.clone(),
             sqlite_synchronous: "FULL".into(),
             max_connections: 8,
         };
@@ -226,6 +239,7 @@ impl TestApp {
             store,
             clock,
             server,
+            url,
             _database: database,
         }
     }
