@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{secret, validate, AccountType, Invitation, Permission, TenantRole};
 use roster_store::NewInvitation;
 use serde::{Deserialize, Serialize};
@@ -97,7 +97,7 @@ async fn create_invitation(
         .await?;
     let email = validate::email(&body.email).map_err(|m| ApiError::field("email", m))?;
     let (token, token_hash) = secret::new_token("ri");
-    let now = app.clock.now();
+    let now = app.clock.now().trunc_subsecs(3);
     let new = NewInvitation {
         email,
         tenant_role: body.tenant_role.unwrap_or(TenantRole::Access),
