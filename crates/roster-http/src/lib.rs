@@ -12,6 +12,7 @@ mod commerce;
 pub mod error;
 pub mod extract;
 mod ops;
+mod partner;
 mod pos;
 mod service;
 pub mod tokens;

@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, TRACE_ID};
-use crate::{commerce, pos, v1, AppState};
+use crate::{commerce, partner, pos, v1, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +65,8 @@ use crate::{commerce, pos, v1, AppState};
             logout ends a session; the JWKS verifies every token offline."),
         (name = "devices", description = "Tills and terminals onboarded to a tenant (MANAGE_DEVICES)."),
         (name = "invitations", description = "Emails invited into a tenant (MANAGE_USERS)."),
+        (name = "partner", description = "Seed 001: the partner API's current user, with its partner \
+            role and store access."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]
@@ -159,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::router())
         .merge(commerce::router())
         .merge(pos::router())
+        .merge(partner::router())
         .split_for_parts();
     add_problem_responses(&mut api);
     let components = api.components.get_or_insert_with(Default::default);

@@ -9,6 +9,7 @@ mod commerce;
 mod credentials;
 mod isolation;
 mod ops;
+mod partner;
 mod pos;
 mod records;
 mod tenants;

@@ -121,6 +121,7 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
         ("/auth/login", vec!["post"]),
         ("/auth/logout", vec!["post"]),
         ("/.well-known/jwks.json", vec!["get"]),
+        ("/partner/v1/users/me", vec!["get"]),
         ("/healthz", vec!["get"]),
         ("/readyz", vec!["get"]),
         ("/metrics", vec!["get"]),
