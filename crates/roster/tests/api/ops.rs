@@ -111,10 +111,19 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
         ("/api/commerces/{cId}/users", vec!["get", "post"]),
         ("/api/commerces/{cId}/users/{uId}", vec!["get", "patch"]),
         ("/api/commerces/{cId}/users/{uId}/roles", vec!["post"]),
-        ("/api/commerces/{cId}/users/{uId}/roles/{role}", vec!["delete"]),
+        (
+            "/api/commerces/{cId}/users/{uId}/roles/{role}",
+            vec!["delete"],
+        ),
         ("/api/commerces/{cId}/users/{uId}/contacts", vec!["post"]),
-        ("/api/commerces/{cId}/users/{uId}/contacts/{contactId}", vec!["patch"]),
-        ("/api/commerces/{cId}/users/{uId}/contacts/{contactId}/set-primary", vec!["post"]),
+        (
+            "/api/commerces/{cId}/users/{uId}/contacts/{contactId}",
+            vec!["patch"],
+        ),
+        (
+            "/api/commerces/{cId}/users/{uId}/contacts/{contactId}/set-primary",
+            vec!["post"],
+        ),
         ("/account", vec!["get", "post", "put"]),
         ("/tenants/{tenantUid}/account", vec!["get", "post", "put"]),
         ("/account/invite", vec!["get", "put"]),
