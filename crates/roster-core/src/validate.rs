@@ -158,6 +158,50 @@ pub fn country_code(value: &str) -> Result<String, String> {
     }
 }
 
+/// A mobile number read in the context of a country, given as an ISO
+/// 3166-1 alpha-2 code (`AU`) or a calling code (`+61`, `61`): answers the
+/// number in E.164 and the country's alpha-2 code. Parsing and validity come
+/// from the `phonenumber` crate (Google's libphonenumber metadata).
+pub fn mobile_in_country(mobile: &str, country: &str) -> Result<(String, String), String> {
+    use phonenumber::country::Id;
+    let country = country.trim();
+    let region: Id = if let Some(code) = country
+        .strip_prefix('+')
+        .or(Some(country))
+        .filter(|c| !c.is_empty() && c.len() <= 3 && c.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let code: u16 = code
+            .parse()
+            .map_err(|_| "countryCode is not a calling code".to_string())?;
+        let regions = phonenumber::metadata::DATABASE
+            .by_code(&code)
+            .ok_or_else(|| format!("countryCode +{code} is not a calling code"))?;
+        let main = regions
+            .first()
+            .ok_or_else(|| format!("countryCode +{code} is not a calling code"))?;
+        main.id()
+            .parse()
+            .map_err(|_| format!("countryCode +{code} is not a calling code"))?
+    } else {
+        country_code(country).map_err(|_| "countryCode must be an ISO 3166-1 alpha-2 code such as AU, or a calling code such as +61".to_string())?;
+        country
+            .parse()
+            .map_err(|_| format!("countryCode {country} is not a country"))?
+    };
+    let number = phonenumber::parse(Some(region), mobile)
+        .map_err(|_| "is not a phone number".to_string())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(format!("is not a valid number in {}", region.as_ref()));
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    let alpha2 = number
+        .country()
+        .id()
+        .map(|id| id.as_ref().to_string())
+        .unwrap_or_else(|| region.as_ref().to_string());
+    Ok((e164, alpha2))
+}
+
 /// The ISO 639-1 language codes (the 183 of the standard plus `sh`).
 const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu";
 
@@ -332,6 +376,35 @@ mod tests {
             fields,
             ["name", "email", "user_code", "mobile", "language_code"]
         );
+    }
+
+    #[test]
+    fn mobiles_are_read_in_their_country() {
+        assert_eq!(
+            mobile_in_country("0412 345 678", "AU"),
+            Ok(("+61412345678".into(), "AU".into()))
+        );
+        assert_eq!(
+            mobile_in_country("0412345678", "+61"),
+            Ok(("+61412345678".into(), "AU".into()))
+        );
+        assert_eq!(
+            mobile_in_country("412345678", "61"),
+            Ok(("+61412345678".into(), "AU".into()))
+        );
+        assert_eq!(
+            mobile_in_country("+61 412 345 678", "AU"),
+            Ok(("+61412345678".into(), "AU".into()))
+        );
+        assert_eq!(
+            mobile_in_country("(512) 555-3322", "US").map(|m| m.0),
+            Ok("+15125553322".into())
+        );
+        assert!(mobile_in_country("12", "AU").is_err());
+        assert!(mobile_in_country("not a number", "AU").is_err());
+        assert!(mobile_in_country("0412345678", "XX").is_err());
+        assert!(mobile_in_country("0412345678", "+999").is_err());
+        assert!(mobile_in_country("0412345678", "Australia").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod extract;
 mod ops;
 mod partner;
 mod pos;
+mod retail_media;
 mod service;
 pub mod tokens;
 pub mod v1;

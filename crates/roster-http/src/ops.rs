@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, TRACE_ID};
-use crate::{commerce, partner, pos, v1, AppState};
+use crate::{commerce, partner, pos, retail_media, v1, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,8 @@ use crate::{commerce, partner, pos, v1, AppState};
         (name = "invitations", description = "Emails invited into a tenant (MANAGE_USERS)."),
         (name = "partner", description = "Seed 001: the partner API's current user, with its partner \
             role and store access."),
+        (name = "retail-media", description = "Seed 004: create or update a user of an organisation \
+            (a company). Validation failures answer the seed's 400 shape (`errors` as a list of messages)."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]
@@ -162,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .merge(commerce::router())
         .merge(pos::router())
         .merge(partner::router())
+        .merge(retail_media::router())
         .split_for_parts();
     add_problem_responses(&mut api);
     let components = api.components.get_or_insert_with(Default::default);

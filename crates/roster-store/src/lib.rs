@@ -365,6 +365,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_company(&self, tenant: &str, new: NewCompany, actor: &Actor)
         -> Result<Company>;
     async fn get_company(&self, tenant: &str, id: Uuid) -> Result<Company>;
+    /// The tenant a company belongs to, looked up by the company's id alone
+    /// (for the admin token, which names no tenant).
+    async fn tenant_of_company(&self, id: Uuid) -> Result<Option<String>>;
     async fn get_company_by_number(&self, tenant: &str, number: i64) -> Result<Company>;
     async fn list_companies(&self, tenant: &str, page: &Page) -> Result<Listed<Company>>;
     async fn update_company(

@@ -1195,6 +1195,13 @@ impl Store for SqlStore {
             .try_into()
     }
 
+    async fn tenant_of_company(&self, id: Uuid) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT tenant_id FROM companies WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
     async fn get_company_by_number(&self, tenant: &str, number: i64) -> Result<Company> {
         let sql = format!("SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = $1 AND number = $2");
         sqlx::query_as::<_, CompanyRow>(&sql)

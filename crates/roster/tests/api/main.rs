@@ -12,5 +12,6 @@ mod ops;
 mod partner;
 mod pos;
 mod records;
+mod retail_media;
 mod tenants;
 mod users;

@@ -131,6 +131,10 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
         ("/auth/logout", vec!["post"]),
         ("/.well-known/jwks.json", vec!["get"]),
         ("/partner/v1/users/me", vec!["get"]),
+        (
+            "/retail-media/users/{organisationId}/upsert-user",
+            vec!["post"],
+        ),
         ("/healthz", vec!["get"]),
         ("/readyz", vec!["get"]),
         ("/metrics", vec!["get"]),
