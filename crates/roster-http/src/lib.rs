@@ -7,6 +7,7 @@ use std::sync::Arc;
 use roster_store::Store;
 
 pub mod auth;
+mod b2b;
 pub mod clock;
 mod commerce;
 pub mod error;
@@ -16,6 +17,7 @@ mod partner;
 mod pos;
 mod retail_media;
 mod service;
+mod signin;
 pub mod tokens;
 pub mod v1;
 

@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, TRACE_ID};
-use crate::{commerce, partner, pos, retail_media, v1, AppState};
+use crate::{b2b, commerce, partner, pos, retail_media, v1, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -69,6 +69,9 @@ use crate::{commerce, partner, pos, retail_media, v1, AppState};
             role and store access."),
         (name = "retail-media", description = "Seed 004: create or update a user of an organisation \
             (a company). Validation failures answer the seed's 400 shape (`errors` as a list of messages)."),
+        (name = "b2b", description = "Seed 002: B2B company users as Magento-style customers under \
+            `/rest/{store_code}/V1/`. Integer ids are users' and companies' numbers. The tenant is the \
+            credential's; the admin token and the customer token call name it in `x-tenant-id`."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]
@@ -165,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pos::router())
         .merge(partner::router())
         .merge(retail_media::router())
+        .merge(b2b::router())
         .split_for_parts();
     add_problem_responses(&mut api);
     let components = api.components.get_or_insert_with(Default::default);

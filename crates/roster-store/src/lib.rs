@@ -518,6 +518,12 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
         user_code: &str,
     ) -> Result<Option<(User, Option<String>)>>;
+    /// The user with this email (case-insensitive), and its password hash.
+    async fn find_user_by_email(
+        &self,
+        tenant: &str,
+        email: &str,
+    ) -> Result<Option<(User, Option<String>)>>;
     /// The account with this email (case-insensitive), and its password hash.
     async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>>;
     /// Moves a user's `last_accessed_at`.

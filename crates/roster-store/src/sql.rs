@@ -993,6 +993,19 @@ async fn fetch_account(conn: &mut Conn, id: Uuid) -> Result<Account> {
     .try_into()
 }
 
+/// A user found by a sign-in name, with its password hash.
+async fn user_with_password(conn: &mut Conn, tenant: &str, column: &str, value: &str) -> Result<Option<(User, Option<String>)>> {
+    let Some(user) = fetch_user_by(conn, tenant, column, value, false).await? else {
+        return Ok(None);
+    };
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(user.id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some((user, hash)))
+}
+
 #[derive(sqlx::FromRow)]
 struct FactRow {
     k: String,
@@ -1835,15 +1848,12 @@ impl Store for SqlStore {
 
     async fn find_user_by_code(&self, tenant: &str, user_code: &str) -> Result<Option<(User, Option<String>)>> {
         let mut conn = self.read.acquire().await?;
-        let Some(user) = fetch_user_by(&mut conn, tenant, "user_code", user_code, false).await? else {
-            return Ok(None);
-        };
-        let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(user.id.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(Some((user, hash)))
+        user_with_password(&mut conn, tenant, "user_code", user_code).await
+    }
+
+    async fn find_user_by_email(&self, tenant: &str, email: &str) -> Result<Option<(User, Option<String>)>> {
+        let mut conn = self.read.acquire().await?;
+        user_with_password(&mut conn, tenant, "email_key", &validate::email_key(email)).await
     }
 
     async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>> {

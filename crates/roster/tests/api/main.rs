@@ -3,6 +3,7 @@
 
 mod support;
 
+mod b2b;
 mod bad_input;
 mod check;
 mod commerce;

@@ -131,6 +131,17 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
         ("/auth/logout", vec!["post"]),
         ("/.well-known/jwks.json", vec!["get"]),
         ("/partner/v1/users/me", vec!["get"]),
+        ("/rest/{store_code}/V1/customers", vec!["post"]),
+        ("/rest/{store_code}/V1/customers/me", vec!["get"]),
+        (
+            "/rest/{store_code}/V1/customers/{id}",
+            vec!["get", "put", "delete"],
+        ),
+        ("/rest/{store_code}/V1/hierarchy/move/{id}", vec!["put"]),
+        (
+            "/rest/{store_code}/V1/integration/customer/token",
+            vec!["post"],
+        ),
         (
             "/retail-media/users/{organisationId}/upsert-user",
             vec!["post"],
