@@ -71,6 +71,37 @@ fn paged<T>(mut items: Vec<T>, page: &Page, key: impl Fn(&T) -> String) -> Liste
     Listed { items, next }
 }
 
+/// The column a list is ordered and resumed by.
+#[derive(Clone, Copy)]
+enum PageKey {
+    /// An integer column (`number`, the events' `id`).
+    Integer(&'static str),
+    /// A text column (UUIDv7 `id`s sort by creation time).
+    Text(&'static str),
+}
+
+/// One page of a tenant's rows of `select` (a `SELECT … FROM table`),
+/// ordered by `key`, after the page's resume key.
+async fn fetch_page<R>(pool: &sqlx::Pool<Db>, select: &str, key: PageKey, tenant: &str, page: &Page) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let mut q = QueryBuilder::<Db>::new(format!("{select} WHERE tenant_id = "));
+    q.push_bind(tenant.to_string());
+    let column = match key {
+        PageKey::Integer(column) | PageKey::Text(column) => column,
+    };
+    if let PageKey::Integer(_) = key {
+        if let Some(after) = after_number(page)? {
+            q.push(format!(" AND {column} > ")).push_bind(after);
+        }
+    } else if let Some(after) = &page.after {
+        q.push(format!(" AND {column} > ")).push_bind(after.clone());
+    }
+    q.push(format!(" ORDER BY {column} LIMIT ")).push_bind(page.limit + 1);
+    Ok(q.build_query_as().fetch_all(pool).await?)
+}
+
 async fn audit(
     conn: &mut Conn,
     tenant: &str,
@@ -1113,13 +1144,8 @@ impl Store for SqlStore {
     }
 
     async fn list_stores(&self, tenant: &str, page: &Page) -> Result<Listed<StoreRecord>> {
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {STORE_COLUMNS} FROM stores WHERE tenant_id = "));
-        q.push_bind(tenant);
-        if let Some(after) = after_number(page)? {
-            q.push(" AND number > ").push_bind(after);
-        }
-        q.push(" ORDER BY number LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<StoreRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = format!("SELECT {STORE_COLUMNS} FROM stores");
+        let rows: Vec<StoreRow> = fetch_page(&self.read, &select, PageKey::Integer("number"), tenant, page).await?;
         Ok(paged(rows.into_iter().map(StoreRecord::from).collect(), page, |s: &StoreRecord| s.number.to_string()))
     }
 
@@ -1227,13 +1253,8 @@ impl Store for SqlStore {
     }
 
     async fn list_companies(&self, tenant: &str, page: &Page) -> Result<Listed<Company>> {
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = "));
-        q.push_bind(tenant);
-        if let Some(after) = after_number(page)? {
-            q.push(" AND number > ").push_bind(after);
-        }
-        q.push(" ORDER BY number LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<CompanyRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = format!("SELECT {COMPANY_COLUMNS} FROM companies");
+        let rows: Vec<CompanyRow> = fetch_page(&self.read, &select, PageKey::Integer("number"), tenant, page).await?;
         let items = rows.into_iter().map(Company::try_from).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, page, |c: &Company| c.number.to_string()))
     }
@@ -1596,13 +1617,8 @@ impl Store for SqlStore {
     }
 
     async fn list_api_keys(&self, tenant: &str, page: &Page) -> Result<Listed<ApiKey>> {
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = "));
-        q.push_bind(tenant);
-        if let Some(after) = &page.after {
-            q.push(" AND id > ").push_bind(after.clone());
-        }
-        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<ApiKeyRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = format!("SELECT {API_KEY_COLUMNS} FROM api_keys");
+        let rows: Vec<ApiKeyRow> = fetch_page(&self.read, &select, PageKey::Text("id"), tenant, page).await?;
         let keys = rows
             .into_iter()
             .map(|r| ApiKeyIdentity::try_from(r).map(|k| k.key))
@@ -1804,13 +1820,8 @@ impl Store for SqlStore {
     }
 
     async fn list_devices(&self, tenant: &str, page: &Page) -> Result<Listed<Device>> {
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = "));
-        q.push_bind(tenant);
-        if let Some(after) = &page.after {
-            q.push(" AND id > ").push_bind(after.clone());
-        }
-        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<DeviceRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = format!("SELECT {DEVICE_COLUMNS} FROM devices");
+        let rows: Vec<DeviceRow> = fetch_page(&self.read, &select, PageKey::Text("id"), tenant, page).await?;
         let items = rows
             .into_iter()
             .map(|r| DeviceIdentity::try_from(r).map(|d| d.device))
@@ -2022,13 +2033,8 @@ impl Store for SqlStore {
     }
 
     async fn list_invitations(&self, tenant: &str, page: &Page) -> Result<Listed<Invitation>> {
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = "));
-        q.push_bind(tenant);
-        if let Some(after) = &page.after {
-            q.push(" AND id > ").push_bind(after.clone());
-        }
-        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<InvitationRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = format!("SELECT {INVITATION_COLUMNS} FROM invitations");
+        let rows: Vec<InvitationRow> = fetch_page(&self.read, &select, PageKey::Text("id"), tenant, page).await?;
         let items = rows.into_iter().map(Invitation::try_from).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, page, |i: &Invitation| i.id.to_string()))
     }
@@ -2190,13 +2196,8 @@ impl Store for SqlStore {
     }
 
     async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>> {
-        let mut q = QueryBuilder::<Db>::new("SELECT id, actor, action, target, summary, at FROM events WHERE tenant_id = ");
-        q.push_bind(tenant);
-        if let Some(after) = after_number(page)? {
-            q.push(" AND id > ").push_bind(after);
-        }
-        q.push(" ORDER BY id LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<EventRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let select = "SELECT id, actor, action, target, summary, at FROM events";
+        let rows: Vec<EventRow> = fetch_page(&self.read, select, PageKey::Integer("id"), tenant, page).await?;
         let events = rows
             .into_iter()
             .map(|r| AuditEvent { id: r.id, actor: r.actor, action: r.action, target: r.target, summary: r.summary, at: r.at })
