@@ -152,6 +152,14 @@ pub struct User {
     pub last_accessed_at: Option<DateTime<Utc>>,
 }
 
+impl User {
+    /// Whether the user may act at all: active and not blocked from the
+    /// tenant. Otherwise it holds nothing and its credentials stop working.
+    pub fn may_act(&self) -> bool {
+        self.status == UserStatus::Active && self.roles.tenant != Some(TenantRole::Blocked)
+    }
+}
+
 /// The descriptive fields of a user: every one optional.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {

@@ -117,6 +117,13 @@ pub struct Subject {
     pub tenant_company_count: i64,
 }
 
+impl Subject {
+    /// Whether the user may act at all (see [`crate::User::may_act`]).
+    pub fn may_act(&self) -> bool {
+        self.status == UserStatus::Active && self.tenant_role != Some(TenantRole::Blocked)
+    }
+}
+
 /// Where a permission is asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {

@@ -3,9 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderMap};
-use roster_core::{
-    permission, secret, Actor, ApiKeyGrant, Permission, SessionKind, Target, TenantRole, UserStatus,
-};
+use roster_core::{permission, secret, Actor, ApiKeyGrant, Permission, SessionKind, Target};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -82,9 +80,7 @@ pub async fn session_caller(app: &AppState, token: &str) -> ApiResult<Caller> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if found.status == UserStatus::Inactive
-                || found.roles.tenant == Some(TenantRole::Blocked)
-            {
+            if !found.may_act() {
                 return Err(unauthorized("the user is deactivated or blocked"));
             }
             Ok(Caller::User {
@@ -175,9 +171,7 @@ impl Caller {
                     // A key acts exactly as its user: nothing once the user is
                     // deactivated or blocked.
                     let facts = app.store.check_facts(tenant, *user, None, None).await?;
-                    let usable = facts.subject.is_some_and(|s| {
-                        s.status == UserStatus::Active && s.tenant_role != Some(TenantRole::Blocked)
-                    });
+                    let usable = facts.subject.is_some_and(|s| s.may_act());
                     if !usable {
                         return Err(ApiError::Forbidden("the key's user is deactivated or blocked".into()));
                     }

@@ -604,9 +604,7 @@ async fn customer_token(
         ));
     };
     throttle.succeeded(&app).await?;
-    if user.status == UserStatus::Inactive
-        || user.roles.tenant == Some(roster_core::TenantRole::Blocked)
-    {
+    if !user.may_act() {
         return Err(ApiError::Unauthorized("the account is locked".into()));
     }
     let (token, _) = issue(

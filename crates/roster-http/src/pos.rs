@@ -425,7 +425,7 @@ async fn exchange_token(
         ));
     };
     let user = tenant_user(&app, &caller, &tenant).await?;
-    if user.status == UserStatus::Inactive || user.roles.tenant == Some(TenantRole::Blocked) {
+    if !user.may_act() {
         return Err(ApiError::Forbidden(
             "the user is blocked or inactive in this tenant".into(),
         ));
