@@ -546,12 +546,7 @@ async fn move_in_hierarchy(
             }
             e => e.into(),
         })?;
-    if user.company_id.is_none() || user.company_id != parent.company_id {
-        return Err(ApiError::field(
-            "newParentId",
-            "must be a customer of the same company",
-        ));
-    }
+    // The core keeps parents in the same company and refuses cycles.
     let patch = UserPatch {
         parent_id: Some(Some(parent.id)),
         ..UserPatch::default()
