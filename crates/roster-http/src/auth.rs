@@ -187,20 +187,27 @@ impl Caller {
     }
 
     /// A credential of `tenant` holding `permission` tenant-wide.
-    pub async fn authorize(
+    /// Whether this credential holds `permission` at `target` in `tenant`
+    /// (call [`Caller::member_of`] first): the admin token holds everything,
+    /// a permission key its list tenant-wide, a user's credential what the
+    /// user's roles grant there.
+    pub async fn holds(
         &self,
         app: &AppState,
         tenant: &str,
         permission: Permission,
-    ) -> ApiResult<Actor> {
-        let actor = self.member_of(app, tenant).await?;
-        let allowed = match (self, self.acting_user()) {
+        target: &Target,
+    ) -> ApiResult<bool> {
+        Ok(match (self, self.acting_user()) {
             (Caller::Admin, _) => true,
             (_, Some(user)) => {
-                let facts = app.store.check_facts(tenant, user, None, None).await?;
-                facts.subject.is_some_and(|s| {
-                    permission::evaluate(&s, permission, &Target::default()).allowed
-                })
+                let facts = app
+                    .store
+                    .check_facts(tenant, user, target.store_id.as_deref(), target.company_id)
+                    .await?;
+                facts
+                    .subject
+                    .is_some_and(|s| permission::evaluate(&s, permission, target).allowed)
             }
             (
                 Caller::ApiKey {
@@ -210,7 +217,19 @@ impl Caller {
                 None,
             ) => held.contains(&permission),
             _ => false,
-        };
+        })
+    }
+
+    pub async fn authorize(
+        &self,
+        app: &AppState,
+        tenant: &str,
+        permission: Permission,
+    ) -> ApiResult<Actor> {
+        let actor = self.member_of(app, tenant).await?;
+        let allowed = self
+            .holds(app, tenant, permission, &Target::default())
+            .await?;
         if allowed {
             Ok(actor)
         } else {

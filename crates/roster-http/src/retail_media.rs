@@ -10,8 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_core::{
-    permission, validate, AccountType, Actor, ApiKeyGrant, OrgRole, Permission, Profile, Roles,
-    Target, UserStatus,
+    validate, AccountType, Actor, OrgRole, Permission, Profile, Roles, Target, UserStatus,
 };
 use roster_store::{NewUser, ProfilePatch, UserPatch};
 use serde::{Deserialize, Serialize};
@@ -151,39 +150,16 @@ async fn authorize(
             }
             e => e.into(),
         })?;
-    let acting_user = match caller {
-        Caller::User { user, .. }
-        | Caller::ApiKey {
-            grant: ApiKeyGrant::User(user),
-            ..
-        } => Some(*user),
-        _ => None,
+    let in_organisation = Target {
+        store_id: None,
+        company_id: Some(organisation),
     };
-    let allowed = match (caller, acting_user) {
-        (Caller::Admin, _) => true,
-        (_, Some(user)) => {
-            let facts = app
-                .store
-                .check_facts(&tenant, user, None, Some(organisation))
-                .await?;
-            let target = Target {
-                store_id: None,
-                company_id: Some(organisation),
-            };
-            facts.subject.is_some_and(|s| {
-                permission::evaluate(&s, Permission::ManageUsers, &Target::default()).allowed
-                    || permission::evaluate(&s, Permission::ManageOrgUsers, &target).allowed
-            })
-        }
-        (
-            Caller::ApiKey {
-                grant: ApiKeyGrant::Permissions(held),
-                ..
-            },
-            None,
-        ) => held.contains(&Permission::ManageUsers) || held.contains(&Permission::ManageOrgUsers),
-        _ => false,
-    };
+    let allowed = caller
+        .holds(app, &tenant, Permission::ManageUsers, &Target::default())
+        .await?
+        || caller
+            .holds(app, &tenant, Permission::ManageOrgUsers, &in_organisation)
+            .await?;
     if !allowed {
         return Err(ApiError::Forbidden(
             "this credential lacks MANAGE_USERS or MANAGE_ORG_USERS here".into(),
