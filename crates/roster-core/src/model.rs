@@ -156,7 +156,7 @@ impl User {
     /// Whether the user may act at all: active and not blocked from the
     /// tenant. Otherwise it holds nothing and its credentials stop working.
     pub fn may_act(&self) -> bool {
-        self.status == UserStatus::Active && self.roles.tenant != Some(TenantRole::Blocked)
+        crate::rules::standing::may_act(self.status, self.roles.tenant)
     }
 }
 
@@ -331,8 +331,8 @@ pub struct Session {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// An Ed25519 key that signs tokens.
-#[derive(Debug, Clone, PartialEq)]
+/// An Ed25519 key that signs tokens. Its `Debug` leaves the private key out.
+#[derive(Clone, PartialEq)]
 pub struct SigningKey {
     pub kid: String,
     /// PKCS#8 PEM; never leaves the server.
@@ -355,4 +355,16 @@ pub struct Invitation {
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("private_pem", &"<redacted>")
+            .field("public_x", &self.public_x)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
 }

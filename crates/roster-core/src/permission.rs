@@ -120,7 +120,7 @@ pub struct Subject {
 impl Subject {
     /// Whether the user may act at all (see [`crate::User::may_act`]).
     pub fn may_act(&self) -> bool {
-        self.status == UserStatus::Active && self.tenant_role != Some(TenantRole::Blocked)
+        crate::rules::standing::may_act(self.status, self.tenant_role)
     }
 }
 

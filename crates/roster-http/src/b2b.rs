@@ -11,10 +11,11 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use roster_core::{
-    validate, AccountType, Actor, Permission, Profile, Roles, SessionKind, User, UserStatus,
-};
-use roster_store::{NewUser, ProfilePatch, UserPatch};
+use roster_app::input::{NewUser, ProfilePatch, UserPatch};
+use roster_app::users::{CompanyDataChange, Right};
+use roster_app::{AppError, NewPassword, Scope};
+use roster_core::rules::company::Given;
+use roster_core::{validate, AccountType, FieldError, Permission, Profile, Roles, User, UserStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,8 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::service::hash_new_password;
-use crate::signin::{issue, password_matches, ClientAddr, Throttle};
+use crate::signin::Client;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -138,13 +138,13 @@ pub struct TokenRequest {
 /// The store a request names: a store's code, or `default`/`all`.
 async fn store_scope(
     app: &AppState,
-    tenant: &str,
+    scope: &Scope,
     code: &str,
 ) -> ApiResult<Option<roster_core::Store>> {
     if validate::RESERVED_STORE_CODES.contains(&code) {
         return Ok(None);
     }
-    Ok(Some(app.store.get_store_by_code(tenant, code).await?))
+    Ok(Some(app.tenancy().get_store_by_code(scope, code).await?))
 }
 
 fn header_tenant(headers: &HeaderMap) -> ApiResult<String> {
@@ -159,13 +159,9 @@ fn header_tenant(headers: &HeaderMap) -> ApiResult<String> {
     validate::identifier(tenant).map_err(|m| ApiError::field("x-tenant-id", m))
 }
 
-/// The tenant (the credential's, or `x-tenant-id` for the admin token) and
-/// the caller's authority over its customers.
-async fn authorize(
-    app: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-) -> ApiResult<(String, Actor)> {
+/// The tenant (the credential's, or `x-tenant-id` for the admin token)
+/// entered with the right to manage its customers.
+async fn authorize(app: &AppState, caller: &Caller, headers: &HeaderMap) -> ApiResult<Scope> {
     let tenant = match caller {
         Caller::Admin => header_tenant(headers)?,
         Caller::ApiKey { tenant, .. } | Caller::User { tenant, .. } => tenant.clone(),
@@ -175,19 +171,18 @@ async fn authorize(
             ));
         }
     };
-    let actor = caller
-        .authorize(app, &tenant, Permission::ManageCommerces)
-        .await?;
-    Ok((tenant, actor))
+    Ok(app
+        .scope(caller, &tenant, Permission::ManageCommerces)
+        .await?)
 }
 
-async fn customer(app: &AppState, tenant: &str, user: User) -> ApiResult<Customer> {
+async fn customer(app: &AppState, scope: &Scope, user: User) -> ApiResult<Customer> {
     let store = match &user.default_store_id {
-        Some(id) => app.store.get_store(tenant, id).await.ok(),
+        Some(id) => app.tenancy().get_store(scope, id).await.ok(),
         None => None,
     };
     let company_number = match user.company_id {
-        Some(company) => app.store.get_company(tenant, company).await?.number,
+        Some(company) => app.tenancy().get_company(scope, company).await?.number,
         None => 0,
     };
     let in_company = company_number != 0;
@@ -233,8 +228,11 @@ fn status_of(status: Option<u8>) -> ApiResult<Option<UserStatus>> {
     }
 }
 
-/// The company data of a request: 0 leaves every company; a company number
-/// needs `job_title` and `telephone` (given now or already held).
+/// The field company data comes in.
+const COMPANY_FIELD: &str = "customer.extension_attributes.company_attributes";
+
+/// The company data of a request: 0 leaves every company. Whether a company
+/// user has what it needs is the core's rule (the users service applies it).
 struct CompanyChange {
     company: Option<Option<uuid::Uuid>>,
     status: Option<UserStatus>,
@@ -242,13 +240,25 @@ struct CompanyChange {
     telephone: Option<String>,
 }
 
+impl CompanyChange {
+    fn data(&self) -> CompanyDataChange<'static> {
+        CompanyDataChange {
+            given: Given {
+                company: self.company.is_some(),
+                job_title: self.job_title.is_some(),
+                telephone: self.telephone.is_some(),
+                status: self.status.is_some(),
+            },
+            field: COMPANY_FIELD,
+        }
+    }
+}
+
 async fn company_change(
     app: &AppState,
-    tenant: &str,
+    scope: &Scope,
     input: Option<CompanyAttributesInput>,
-    current: Option<&User>,
 ) -> ApiResult<CompanyChange> {
-    let field = "customer.extension_attributes.company_attributes";
     let Some(input) = input else {
         return Ok(CompanyChange {
             company: None,
@@ -260,7 +270,8 @@ async fn company_change(
     let text = |name: &str, value: Option<String>| {
         value
             .map(|v| {
-                validate::text(&v, 255).map_err(|m| ApiError::field(format!("{field}.{name}"), m))
+                validate::text(&v, 255)
+                    .map_err(|m| ApiError::field(format!("{COMPANY_FIELD}.{name}"), m))
             })
             .transpose()
     };
@@ -271,40 +282,9 @@ async fn company_change(
         None => None,
         Some(0) => Some(None),
         Some(number) => Some(Some(
-            app.store.get_company_by_number(tenant, number).await?.id,
+            app.tenancy().get_company_by_number(scope, number).await?.id,
         )),
     };
-    let in_company = match company {
-        Some(c) => c.is_some(),
-        None => current.is_some_and(|u| u.company_id.is_some()),
-    };
-    if in_company {
-        let held =
-            |f: fn(&Profile) -> &Option<String>| current.is_some_and(|u| f(&u.profile).is_some());
-        if input.company_id.is_none() && current.is_none() {
-            return Err(ApiError::field(
-                format!("{field}.company_id"),
-                "is required to set company data",
-            ));
-        }
-        if job_title.is_none() && !held(|p| &p.job_title) {
-            return Err(ApiError::field(
-                format!("{field}.job_title"),
-                "is required for a company user",
-            ));
-        }
-        if telephone.is_none() && !held(|p| &p.telephone) {
-            return Err(ApiError::field(
-                format!("{field}.telephone"),
-                "is required for a company user",
-            ));
-        }
-    } else if job_title.is_some() || telephone.is_some() || status.is_some() {
-        return Err(ApiError::field(
-            format!("{field}.company_id"),
-            "is required to set company data",
-        ));
-    }
     Ok(CompanyChange {
         company,
         status,
@@ -330,8 +310,8 @@ async fn create_customer(
     Path(store_code): Path<String>,
     Json(body): Json<CustomerRequest>,
 ) -> ApiResult<axum::Json<Customer>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    let store = store_scope(&app, &tenant, &store_code).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
+    let store = store_scope(&app, &scope, &store_code).await?;
     let input = body.customer;
     let email = required_text("customer.email", input.email)?;
     let email = validate::email(&email).map_err(|m| ApiError::field("customer.email", m))?;
@@ -343,24 +323,14 @@ async fn create_customer(
         .transpose()?;
     let change = company_change(
         &app,
-        &tenant,
+        &scope,
         input
             .extension_attributes
             .and_then(|e| e.company_attributes),
-        None,
     )
     .await?;
-    let password_hash = match &body.password {
-        Some(raw) => Some(
-            hash_new_password(
-                raw,
-                "password",
-                &[Some(&email), Some(&first_name), Some(&last_name)],
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let password = body.password.map(|raw| NewPassword::new(raw, "password"));
+    let data = change.data();
     let new = NewUser {
         company_id: change.company.flatten(),
         parent_id: None,
@@ -379,12 +349,15 @@ async fn create_customer(
         account_type: AccountType::Regular,
         default_store_id: store.map(|s| s.id),
         account_id: None,
-        password_hash,
+        password_hash: None,
         roles: Roles::default(),
         store_ids: Vec::new(),
     };
-    let user = app.store.create_user(&tenant, new, &actor).await?;
-    Ok(axum::Json(customer(&app, &tenant, user).await?))
+    let user = app
+        .users()
+        .create_company_user(&scope, new, password, data)
+        .await?;
+    Ok(axum::Json(customer(&app, &scope, user).await?))
 }
 
 /// Reads a customer by id (MANAGE_COMMERCES).
@@ -397,10 +370,13 @@ async fn get_customer(
     headers: HeaderMap,
     Path((store_code, id)): Path<(String, i64)>,
 ) -> ApiResult<axum::Json<Customer>> {
-    let (tenant, _) = authorize(&app, &caller, &headers).await?;
-    store_scope(&app, &tenant, &store_code).await?;
-    let user = app.store.get_user_by_number(&tenant, id).await?;
-    Ok(axum::Json(customer(&app, &tenant, user).await?))
+    let scope = authorize(&app, &caller, &headers).await?;
+    store_scope(&app, &scope, &store_code).await?;
+    let user = app
+        .users()
+        .get_by_number(&scope, Right::CompanyUsers, id)
+        .await?;
+    Ok(axum::Json(customer(&app, &scope, user).await?))
 }
 
 /// Updates a customer and its company data. `company_id` 0 takes it out of
@@ -416,8 +392,8 @@ async fn update_customer(
     Path((store_code, id)): Path<(String, i64)>,
     Json(body): Json<CustomerRequest>,
 ) -> ApiResult<axum::Json<Customer>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    store_scope(&app, &tenant, &store_code).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
+    store_scope(&app, &scope, &store_code).await?;
     let input = body.customer;
     if input.id.is_some_and(|given| given != id) {
         return Err(ApiError::field(
@@ -425,7 +401,10 @@ async fn update_customer(
             "differs from the id in the path",
         ));
     }
-    let current = app.store.get_user_by_number(&tenant, id).await?;
+    let current = app
+        .users()
+        .get_by_number(&scope, Right::CompanyUsers, id)
+        .await?;
     let email = input
         .email
         .map(|e| validate::email(&e).map_err(|m| ApiError::field("customer.email", m)))
@@ -444,20 +423,14 @@ async fn update_customer(
         .transpose()?;
     let change = company_change(
         &app,
-        &tenant,
+        &scope,
         input
             .extension_attributes
             .and_then(|e| e.company_attributes),
-        Some(&current),
     )
     .await?;
-    let password_hash = match &body.password {
-        Some(raw) => Some(
-            hash_new_password(raw, "password", &[email.as_deref(), first_name.as_deref()]).await?,
-        ),
-        None => None,
-    };
-    let leaving = change.company == Some(None);
+    let password = body.password.map(|raw| NewPassword::new(raw, "password"));
+    let data = change.data();
     let patch = UserPatch {
         company_id: change.company,
         profile: ProfilePatch {
@@ -465,27 +438,18 @@ async fn update_customer(
             first_name: first_name.map(Some),
             last_name: last_name.map(Some),
             middle_name: middle_name.map(Some),
-            job_title: if leaving {
-                Some(None)
-            } else {
-                change.job_title.map(Some)
-            },
-            telephone: if leaving {
-                Some(None)
-            } else {
-                change.telephone.map(Some)
-            },
+            job_title: change.job_title.map(Some),
+            telephone: change.telephone.map(Some),
             ..ProfilePatch::default()
         },
         status: change.status,
-        password_hash,
         ..UserPatch::default()
     };
     let user = app
-        .store
-        .update_user(&tenant, current.id, patch, &actor)
+        .users()
+        .update_company_user(&scope, current.id, patch, password, data)
         .await?;
-    Ok(axum::Json(customer(&app, &tenant, user).await?))
+    Ok(axum::Json(customer(&app, &scope, user).await?))
 }
 
 /// Deletes a customer: its child users move to its parent; its quotes close
@@ -499,10 +463,15 @@ async fn delete_customer(
     headers: HeaderMap,
     Path((store_code, id)): Path<(String, i64)>,
 ) -> ApiResult<axum::Json<bool>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    store_scope(&app, &tenant, &store_code).await?;
-    let user = app.store.get_user_by_number(&tenant, id).await?;
-    app.store.delete_user(&tenant, user.id, &actor).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
+    store_scope(&app, &scope, &store_code).await?;
+    let user = app
+        .users()
+        .get_by_number(&scope, Right::CompanyUsers, id)
+        .await?;
+    app.users()
+        .delete(&scope, Right::CompanyUsers, user.id)
+        .await?;
     Ok(axum::Json(true))
 }
 
@@ -514,12 +483,13 @@ async fn customer_me(
     caller: Caller,
     Path(store_code): Path<String>,
 ) -> ApiResult<axum::Json<Customer>> {
-    let Caller::User { tenant, user, .. } = caller else {
+    let Caller::User { tenant, .. } = &caller else {
         return Err(ApiError::Forbidden("send a customer token".into()));
     };
-    store_scope(&app, &tenant, &store_code).await?;
-    let user = app.store.get_user(&tenant, user).await?;
-    Ok(axum::Json(customer(&app, &tenant, user).await?))
+    let scope = app.enter(&caller, tenant).await?;
+    store_scope(&app, &scope, &store_code).await?;
+    let user = app.users().me(&scope).await?;
+    Ok(axum::Json(customer(&app, &scope, user).await?))
 }
 
 /// Moves a customer under another of the same company. Answers `true`.
@@ -533,31 +503,30 @@ async fn move_in_hierarchy(
     Path((store_code, id)): Path<(String, i64)>,
     Json(body): Json<HierarchyMove>,
 ) -> ApiResult<axum::Json<bool>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    store_scope(&app, &tenant, &store_code).await?;
-    let user = app.store.get_user_by_number(&tenant, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
+    store_scope(&app, &scope, &store_code).await?;
+    let user = app
+        .users()
+        .get_by_number(&scope, Right::CompanyUsers, id)
+        .await?;
     let parent = app
-        .store
-        .get_user_by_number(&tenant, body.new_parent_id)
+        .users()
+        .get_by_number(&scope, Right::CompanyUsers, body.new_parent_id)
         .await
         .map_err(|e| match e {
-            roster_store::StoreError::NotFound(_) => {
-                ApiError::NotFound("parent customer not found".into())
-            }
+            AppError::NotFound(_) => ApiError::NotFound("parent customer not found".into()),
             e => e.into(),
         })?;
-    // The core keeps parents in the same company and refuses cycles.
-    let patch = UserPatch {
-        parent_id: Some(Some(parent.id)),
-        ..UserPatch::default()
-    };
-    app.store
-        .update_user(&tenant, user.id, patch, &actor)
+    app.users()
+        .move_under(&scope, user.id, parent.id)
         .await
         .map_err(|e| match e {
-            roster_store::StoreError::Invalid { message, .. } => {
-                ApiError::field("newParentId", message)
-            }
+            AppError::Invalid(errors) => ApiError::fields(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new("newParentId", e.message))
+                    .collect(),
+            ),
             e => e.into(),
         })?;
     Ok(axum::Json(true))
@@ -570,49 +539,19 @@ async fn move_in_hierarchy(
     request_body = TokenRequest, responses((status = 200, body = String, description = "The token, as a JSON string")))]
 async fn customer_token(
     State(app): State<AppState>,
-    addr: ClientAddr,
+    Client(client): Client,
     headers: HeaderMap,
     Path(store_code): Path<String>,
     Json(body): Json<TokenRequest>,
 ) -> ApiResult<axum::Json<String>> {
     let tenant = header_tenant(&headers)?;
-    app.store.get_tenant(&tenant).await?;
-    store_scope(&app, &tenant, &store_code).await?;
-    let throttle = Throttle::new(
-        format!("customer:{tenant}:{}", validate::email_key(&body.username)),
-        &addr,
-    );
-    throttle.guard(&app).await?;
-    let (user, hash) = match app
-        .store
-        .find_user_by_email(&tenant, &body.username)
-        .await?
-    {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, None),
-    };
-    let matches = password_matches(hash, &body.password).await?;
-    let Some(user) = user.filter(|_| matches) else {
-        throttle.failed(&app).await?;
-        return Err(ApiError::Unauthorized(
-            "the email or password is not correct".into(),
-        ));
-    };
-    throttle.succeeded(&app).await?;
-    if !user.may_act() {
-        return Err(ApiError::Unauthorized("the account is locked".into()));
+    app.tenancy().tenant_exists(&tenant).await?;
+    if !validate::RESERVED_STORE_CODES.contains(&store_code.as_str()) {
+        app.tenancy().store_by_code_in(&tenant, &store_code).await?;
     }
-    let (token, _) = issue(
-        &app,
-        SessionKind::Access,
-        Some(&tenant),
-        user.id,
-        user.account_id,
-        None,
-    )
-    .await?;
-    app.store
-        .record_sign_in(&tenant, user.id, app.clock.now())
+    let token = app
+        .sign_in()
+        .customer(&tenant, &body.username, &body.password, client)
         .await?;
     Ok(axum::Json(token))
 }

@@ -12,10 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use roster_core::{
-    validate, AccountType, Actor, CommerceRole, Contact, ContactType, Permission, Profile, Roles,
+    validate, AccountType, CommerceRole, Contact, ContactType, Permission, Profile, Roles,
     Source, User, UserStatus,
 };
-use roster_store::{ContactPatch, NewContact, NewUser, ProfilePatch, UserFilter, UserPatch};
+use roster_app::input::{ContactPatch, NewContact, NewUser, ProfilePatch, UserFilter, UserPatch};
+use roster_app::users::Right;
+use roster_app::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -155,11 +157,7 @@ pub struct ContactUpdate {
 
 /// The tenant named by `x-tenant-id`, checked against the credential, and
 /// the caller's authority to manage its commerces.
-async fn authorize(
-    app: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-) -> ApiResult<(String, Actor)> {
+async fn authorize(app: &AppState, caller: &Caller, headers: &HeaderMap) -> ApiResult<Scope> {
     let tenant = headers
         .get("x-tenant-id")
         .and_then(|v| v.to_str().ok())
@@ -167,36 +165,21 @@ async fn authorize(
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::field("x-tenant-id", "the header is required"))?
         .to_string();
-    if let Caller::ApiKey { tenant: own, .. } = caller {
-        if *own != tenant {
-            return Err(ApiError::Forbidden(
-                "x-tenant-id names a tenant other than the credential's".into(),
-            ));
-        }
+    if caller.own_tenant().is_some_and(|own| own != tenant) {
+        return Err(ApiError::Forbidden(
+            "x-tenant-id names a tenant other than the credential's".into(),
+        ));
     }
-    let actor = caller
-        .authorize(app, &tenant, Permission::ManageCommerces)
+    Ok(app
+        .scope(caller, &tenant, Permission::ManageCommerces)
+        .await?)
+}
+
+async fn full_view(app: &AppState, scope: &Scope, commerce: Uuid, user: User) -> ApiResult<CommerceUser> {
+    let contacts = app
+        .users()
+        .contacts_of(scope, Right::CompanyUsers, &[user.id])
         .await?;
-    Ok((tenant, actor))
-}
-
-/// The commerce's user `user`, or 404 when it is not a user of that commerce.
-async fn user_of(app: &AppState, tenant: &str, commerce: Uuid, user: Uuid) -> ApiResult<User> {
-    app.store.get_company(tenant, commerce).await?;
-    let found = app.store.get_user(tenant, user).await?;
-    if found.company_id != Some(commerce) {
-        return Err(ApiError::NotFound("user not found".into()));
-    }
-    Ok(found)
-}
-
-async fn full_view(
-    app: &AppState,
-    tenant: &str,
-    commerce: Uuid,
-    user: User,
-) -> ApiResult<CommerceUser> {
-    let contacts = app.store.contacts_of(tenant, &[user.id]).await?;
     Ok(view(user, commerce, &contacts))
 }
 
@@ -222,8 +205,7 @@ async fn create_user(
     Path(commerce): Path<Uuid>,
     Json(body): Json<CommerceUserCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<CommerceUser>)> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    app.store.get_company(&tenant, commerce).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let external_id = checked_external_id(body.external_id)?;
     let new = NewUser {
         company_id: Some(commerce),
@@ -245,7 +227,10 @@ async fn create_user(
         },
         store_ids: Vec::new(),
     };
-    let user = app.store.create_user(&tenant, new, &actor).await?;
+    let user = app
+        .users()
+        .create(&scope, Right::CompanyUsers, new, None)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(view(user, commerce, &[]))))
 }
 
@@ -260,18 +245,21 @@ async fn list_users(
     Path(commerce): Path<Uuid>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<CommerceUser>>> {
-    let (tenant, _) = authorize(&app, &caller, &headers).await?;
-    app.store.get_company(&tenant, commerce).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
+    app.tenancy().get_company(&scope, commerce).await?;
     let filter = UserFilter {
         company_id: Some(commerce),
         ..UserFilter::default()
     };
     let listed = app
-        .store
-        .list_users(&tenant, &filter, &query.page()?)
+        .users()
+        .list(&scope, Right::CompanyUsers, &filter, &query.page()?)
         .await?;
     let ids: Vec<Uuid> = listed.items.iter().map(|u| u.id).collect();
-    let contacts = app.store.contacts_of(&tenant, &ids).await?;
+    let contacts = app
+        .users()
+        .contacts_of(&scope, Right::CompanyUsers, &ids)
+        .await?;
     Ok(axum::Json(List::from_listed(listed, |u| {
         view(u, commerce, &contacts)
     })))
@@ -287,9 +275,12 @@ async fn get_user(
     headers: HeaderMap,
     Path((commerce, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<CommerceUser>> {
-    let (tenant, _) = authorize(&app, &caller, &headers).await?;
-    let user = user_of(&app, &tenant, commerce, id).await?;
-    Ok(axum::Json(full_view(&app, &tenant, commerce, user).await?))
+    let scope = authorize(&app, &caller, &headers).await?;
+    let user = app
+        .users()
+        .get(&scope, Right::CompanyUsers, id, Some(commerce))
+        .await?;
+    Ok(axum::Json(full_view(&app, &scope, commerce, user).await?))
 }
 
 /// Updates a commerce user; answers the whole user (MANAGE_COMMERCES).
@@ -303,8 +294,7 @@ async fn update_user(
     Path((commerce, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<CommerceUserUpdate>,
 ) -> ApiResult<axum::Json<CommerceUser>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    user_of(&app, &tenant, commerce, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let patch = UserPatch {
         profile: ProfilePatch {
             name: body.name.map(checked_name).transpose()?,
@@ -315,8 +305,11 @@ async fn update_user(
         commerce_roles: body.roles,
         ..UserPatch::default()
     };
-    let user = app.store.update_user(&tenant, id, patch, &actor).await?;
-    Ok(axum::Json(full_view(&app, &tenant, commerce, user).await?))
+    let user = app
+        .users()
+        .update(&scope, Right::CompanyUsers, id, Some(commerce), patch, None)
+        .await?;
+    Ok(axum::Json(full_view(&app, &scope, commerce, user).await?))
 }
 
 /// Adds a role to a commerce user: 409 when it already holds it (MANAGE_COMMERCES).
@@ -330,15 +323,14 @@ async fn add_role(
     Path((commerce, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<RoleAdd>,
 ) -> ApiResult<(StatusCode, axum::Json<CommerceUser>)> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    user_of(&app, &tenant, commerce, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let user = app
-        .store
-        .add_commerce_role(&tenant, id, body.role, &actor)
+        .users()
+        .add_commerce_role(&scope, commerce, id, body.role)
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(full_view(&app, &tenant, commerce, user).await?),
+        axum::Json(full_view(&app, &scope, commerce, user).await?),
     ))
 }
 
@@ -352,16 +344,15 @@ async fn remove_role(
     headers: HeaderMap,
     Path((commerce, id, role)): Path<(Uuid, Uuid, String)>,
 ) -> ApiResult<StatusCode> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let role = CommerceRole::parse(&role).ok_or_else(|| {
         ApiError::field(
             "role",
             format!("must be one of {}", CommerceRole::expected()),
         )
     })?;
-    user_of(&app, &tenant, commerce, id).await?;
-    app.store
-        .remove_commerce_role(&tenant, id, role, &actor)
+    app.users()
+        .remove_commerce_role(&scope, commerce, id, role)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -377,15 +368,14 @@ async fn add_contact(
     Path((commerce, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<ContactCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<ContactView>)> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    user_of(&app, &tenant, commerce, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let new = NewContact {
         contact_type: body.contact_type,
         value: body.value,
         source: body.source,
         is_primary: body.is_primary.unwrap_or(false),
     };
-    let contact = app.store.add_contact(&tenant, id, new, &actor).await?;
+    let contact = app.users().add_contact(&scope, commerce, id, new).await?;
     Ok((StatusCode::CREATED, axum::Json(contact.into())))
 }
 
@@ -400,8 +390,7 @@ async fn update_contact(
     Path((commerce, id, contact)): Path<(Uuid, Uuid, Uuid)>,
     Json(body): Json<ContactUpdate>,
 ) -> ApiResult<axum::Json<ContactView>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    user_of(&app, &tenant, commerce, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     let patch = ContactPatch {
         contact_type: body.contact_type,
         value: body.value,
@@ -410,8 +399,8 @@ async fn update_contact(
         is_active: body.is_active,
     };
     Ok(axum::Json(
-        app.store
-            .update_contact(&tenant, id, contact, patch, &actor)
+        app.users()
+            .update_contact(&scope, commerce, id, contact, patch)
             .await?
             .into(),
     ))
@@ -428,11 +417,10 @@ async fn set_primary_contact(
     headers: HeaderMap,
     Path((commerce, id, contact)): Path<(Uuid, Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<ContactView>> {
-    let (tenant, actor) = authorize(&app, &caller, &headers).await?;
-    user_of(&app, &tenant, commerce, id).await?;
+    let scope = authorize(&app, &caller, &headers).await?;
     Ok(axum::Json(
-        app.store
-            .set_primary_contact(&tenant, id, contact, &actor)
+        app.users()
+            .set_primary_contact(&scope, commerce, id, contact)
             .await?
             .into(),
     ))

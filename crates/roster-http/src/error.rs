@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::FieldError;
-use roster_store::StoreError;
+use roster_app::AppError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,6 +48,9 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     /// 500: a bug or an unavailable database; the detail is logged, not sent.
     Internal(String),
+    /// 503: a dependency (the database) is not answering; the detail is
+    /// logged, not sent.
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -83,6 +86,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -114,6 +118,10 @@ impl ApiError {
                 "an internal error occurred; quote the traceId to the operator".into(),
                 Vec::new(),
             ),
+            ApiError::Unavailable(_) => (
+                "the service is not ready: its database does not answer".into(),
+                Vec::new(),
+            ),
         };
         let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
         for e in errors {
@@ -123,7 +131,7 @@ impl ApiError {
             }
         }
         Problem {
-            r#type: problem_type(status).into(),
+            r#type: problem_type(self).into(),
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             detail,
@@ -133,20 +141,21 @@ impl ApiError {
     }
 }
 
-/// The RFC section that defines a status, as ASP.NET and seed 004 do.
-fn problem_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-        401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
-        403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
-        404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-        405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
-        409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
-        410 => "https://tools.ietf.org/html/rfc9110#section-15.5.11",
-        413 => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-        415 => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-        429 => "https://tools.ietf.org/html/rfc6585#section-4",
-        _ => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+/// The RFC section that defines each outcome, as ASP.NET and seed 004 do.
+fn problem_type(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::BadRequest { .. } => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+        ApiError::Unauthorized(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+        ApiError::Forbidden(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+        ApiError::NotFound(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+        ApiError::MethodNotAllowed => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+        ApiError::Conflict(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+        ApiError::Gone(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.11",
+        ApiError::PayloadTooLarge => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+        ApiError::UnsupportedMediaType => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+        ApiError::TooManyRequests { .. } => "https://tools.ietf.org/html/rfc6585#section-4",
+        ApiError::Internal(_) => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+        ApiError::Unavailable(_) => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
     }
 }
 
@@ -174,8 +183,14 @@ pub struct Problem {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(trace_id = %trace_id(), error = %detail, "internal error");
+        match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(trace_id = %trace_id(), error = %detail, "internal error")
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(trace_id = %trace_id(), error = %detail, "unavailable")
+            }
+            _ => {}
         }
         let mut response = (self.status(), axum::Json(self.problem())).into_response();
         response.headers_mut().insert(
@@ -191,15 +206,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
         match err {
-            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StoreError::Conflict(message) => ApiError::Conflict(message),
-            StoreError::Invalid { field, message } => ApiError::field(field, message),
-            StoreError::Gone(message) => ApiError::Gone(message),
-            StoreError::Forbidden(message) => ApiError::Forbidden(message),
-            StoreError::Database(e) => ApiError::Internal(e.to_string()),
+            AppError::Invalid(errors) => ApiError::fields(errors),
+            AppError::Unauthorized(message) => ApiError::Unauthorized(message),
+            AppError::Forbidden(message) => ApiError::Forbidden(message),
+            AppError::NotFound(message) => ApiError::NotFound(message),
+            AppError::Conflict(message) => ApiError::Conflict(message),
+            AppError::Gone(message) => ApiError::Gone(message),
+            AppError::TooManyRequests { retry_after } => ApiError::TooManyRequests { retry_after },
+            err @ (AppError::Signing(_) | AppError::Storage(_) | AppError::Internal(_)) => {
+                ApiError::Internal(err.to_string())
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ApiError, TRACE_ID};
+use crate::error::{ApiError, Problem, TRACE_ID};
 use crate::{b2b, commerce, partner, pos, retail_media, v1, AppState};
 
 #[derive(OpenApi)]
@@ -213,15 +213,12 @@ async fn healthz() -> &'static str {
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "Ready", body = String, example = "ready"),
-    (status = 503, description = "The database does not answer", body = String),
+    (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(app): State<AppState>) -> Response {
-    match app.store.ping().await {
+    match app.ready().await {
         Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
+        Err(e) => ApiError::Unavailable(e.to_string()).into_response(),
     }
 }
 

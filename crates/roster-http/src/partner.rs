@@ -55,13 +55,13 @@ pub struct PartnerUser {
 #[utoipa::path(get, path = "/partner/v1/users/me", tag = "partner", security(("bearer" = [])),
     responses((status = 200, body = PartnerUser)))]
 async fn me(State(app): State<AppState>, caller: Caller) -> ApiResult<axum::Json<PartnerUser>> {
-    let (tenant, user) = match &caller {
-        Caller::User { tenant, user, .. } => (tenant.clone(), *user),
-        Caller::ApiKey {
+    let tenant = match &caller {
+        Caller::User { tenant, .. }
+        | Caller::ApiKey {
             tenant,
-            grant: ApiKeyGrant::User(user),
+            grant: ApiKeyGrant::User(_),
             ..
-        } => (tenant.clone(), *user),
+        } => tenant.clone(),
         Caller::ApiKey { .. } => {
             return Err(ApiError::Forbidden(
                 "this API key is not bound to a user".into(),
@@ -73,9 +73,9 @@ async fn me(State(app): State<AppState>, caller: Caller) -> ApiResult<axum::Json
             ));
         }
     };
-    caller.member_of(&app, &tenant).await?;
-    let partner = app.store.get_tenant(&tenant).await?.name;
-    let user = app.store.get_user(&tenant, user).await?;
+    let scope = app.enter(&caller, &tenant).await?;
+    let partner = app.tenancy().get_tenant(&scope).await?.name;
+    let user = app.users().me(&scope).await?;
     Ok(axum::Json(PartnerUser {
         id: user.id.to_string(),
         email: user.profile.email,

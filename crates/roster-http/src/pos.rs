@@ -6,12 +6,10 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use roster_core::secret;
-use roster_core::{
-    permission, validate, Account, AccountType, Actor, Permission, Profile, SessionKind, Target,
-    TenantRole, User, UserStatus,
-};
-use roster_store::{ProfilePatch, UserPatch};
+use roster_app::accounts::AccountInfo as Info;
+use roster_app::input::{ProfilePatch, UserPatch};
+use roster_app::NewPassword;
+use roster_core::{validate, AccountType, Profile, TenantRole, User, UserStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,8 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::{presented_token, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::service::hash_new_password;
-use crate::signin::{issue, password_matches, ClientAddr, Throttle};
+use crate::signin::Client;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -195,97 +192,32 @@ pub struct LoginResponse {
 
 // ---------------------------------------------------------------- helpers
 
-/// A user may sign in when active, not blocked and holding a tenant role.
-fn may_sign_in(user: &User) -> ApiResult<()> {
-    if user.status == UserStatus::Inactive {
-        return Err(ApiError::Forbidden("the user is inactive".into()));
-    }
-    match user.roles.tenant {
-        Some(TenantRole::Blocked) => Err(ApiError::Forbidden(
-            "the user is blocked from this tenant".into(),
-        )),
-        None => Err(ApiError::Forbidden("the user has no tenant role".into())),
-        Some(_) => Ok(()),
-    }
-}
-
 fn tenant_uid(value: &str, field: &str) -> ApiResult<String> {
     validate::identifier(value).map_err(|m| ApiError::field(field, m))
 }
 
-/// The tenant user a signed-in caller is in `tenant`: its own user (access
-/// token) or its account's user there (auth token).
-async fn tenant_user(app: &AppState, caller: &Caller, tenant: &str) -> ApiResult<User> {
-    match caller {
-        Caller::User {
-            tenant: own, user, ..
-        } if own == tenant => Ok(app.store.get_user(tenant, *user).await?),
-        Caller::User { .. } => Err(ApiError::NotFound("tenant not found".into())),
-        Caller::Account { account, .. } => app
-            .store
-            .user_of_account(tenant, *account)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("the account has no user in this tenant".into())),
-        Caller::Admin | Caller::ApiKey { .. } => Err(ApiError::Forbidden(
-            "this endpoint is for signed-in users: use an access or auth token".into(),
-        )),
-    }
-}
-
-async fn account_info(
-    app: &AppState,
-    account: Option<Account>,
-    fallback_tenant: Option<&str>,
-) -> ApiResult<AccountInfo> {
-    let Some(account) = account else {
-        let tenant = fallback_tenant.unwrap_or_default();
-        let name = app.store.get_tenant(tenant).await?.name;
-        return Ok(AccountInfo {
-            global_roles: Vec::new(),
-            default_tenant_uid: tenant.to_string(),
-            tenants: vec![AccountTenant {
-                tenant_uid: tenant.to_string(),
-                tenant_name: name,
-            }],
-        });
-    };
-    let tenants = app.store.tenants_of_account(account.id).await?;
-    let default_tenant_uid = account
-        .default_tenant_uid
-        .or_else(|| fallback_tenant.map(String::from))
-        .or_else(|| tenants.first().map(|t| t.uid.clone()))
+fn account_info(info: Info) -> AccountInfo {
+    let default_tenant_uid = info
+        .account
+        .as_ref()
+        .and_then(|a| a.default_tenant_uid.clone())
+        .or_else(|| info.signed_into.as_ref().map(|t| t.uid.clone()))
+        .or_else(|| info.tenants.first().map(|t| t.uid.clone()))
         .unwrap_or_default();
-    Ok(AccountInfo {
-        global_roles: account.global_roles,
+    AccountInfo {
+        global_roles: info
+            .account
+            .map(|a| a.global_roles)
+            .unwrap_or_default(),
         default_tenant_uid,
-        tenants: tenants
+        tenants: info
+            .tenants
             .into_iter()
             .map(|t| AccountTenant {
                 tenant_uid: t.uid,
                 tenant_name: t.name,
             })
             .collect(),
-    })
-}
-
-/// The account behind a signed-in caller, if it has one.
-async fn caller_account(
-    app: &AppState,
-    caller: &Caller,
-) -> ApiResult<(Option<Account>, Option<String>)> {
-    match caller {
-        Caller::Account { account, .. } => Ok((Some(app.store.get_account(*account).await?), None)),
-        Caller::User { tenant, user, .. } => {
-            let user = app.store.get_user(tenant, *user).await?;
-            let account = match user.account_id {
-                Some(id) => Some(app.store.get_account(id).await?),
-                None => None,
-            };
-            Ok((account, Some(tenant.clone())))
-        }
-        Caller::Admin | Caller::ApiKey { .. } => Err(ApiError::Forbidden(
-            "this endpoint is for signed-in users: use an access or auth token".into(),
-        )),
     }
 }
 
@@ -299,10 +231,7 @@ async fn get_account(
     State(app): State<AppState>,
     caller: Caller,
 ) -> ApiResult<axum::Json<AccountInfo>> {
-    let (account, tenant) = caller_account(&app, &caller).await?;
-    Ok(axum::Json(
-        account_info(&app, account, tenant.as_deref()).await?,
-    ))
+    Ok(axum::Json(account_info(app.accounts().get(&caller).await?)))
 }
 
 /// Signs a tenant user in on a device: the device token in `Authorization`,
@@ -313,65 +242,16 @@ async fn get_account(
     security(("device_token" = [])), responses((status = 200, body = AccessToken), (status = 429, description = "Too many failed sign-ins; see Retry-After")))]
 async fn device_login(
     State(app): State<AppState>,
-    addr: ClientAddr,
+    Client(client): Client,
     headers: HeaderMap,
     Json(body): Json<DeviceLogin>,
 ) -> ApiResult<axum::Json<AccessToken>> {
     let token = presented_token(&headers).ok_or_else(|| {
         ApiError::Unauthorized("send the device token in the Authorization header".into())
     })?;
-    let device = app
-        .store
-        .authenticate_device(&secret::hash_token(token))
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the device token is not valid".into()))?;
-    let tenant = device.tenant;
-    let throttle = Throttle::new(format!("pos:{tenant}:{}", body.user_code), &addr);
-    throttle.guard(&app).await?;
-    let found = app
-        .store
-        .find_user_by_code(&tenant, &body.user_code)
-        .await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, None),
-    };
-    let matches = password_matches(hash, &body.password).await?;
-    let Some(user) = user.filter(|_| matches) else {
-        throttle.failed(&app).await?;
-        return Err(ApiError::Unauthorized("wrong user code or password".into()));
-    };
-    throttle.succeeded(&app).await?;
-    may_sign_in(&user)?;
-    if let Some(store) = &device.device.store_id {
-        let facts = app
-            .store
-            .check_facts(&tenant, user.id, Some(store), None)
-            .await?;
-        let target = Target {
-            store_id: Some(store.clone()),
-            company_id: None,
-        };
-        let allowed = facts
-            .subject
-            .is_some_and(|s| permission::evaluate(&s, Permission::UsePos, &target).allowed);
-        if !allowed {
-            return Err(ApiError::Forbidden(
-                "the user may not use this device's store".into(),
-            ));
-        }
-    }
-    let (access_token, _) = issue(
-        &app,
-        SessionKind::Access,
-        Some(&tenant),
-        user.id,
-        user.account_id,
-        Some(device.device.id),
-    )
-    .await?;
-    app.store
-        .record_sign_in(&tenant, user.id, app.clock.now())
+    let access_token = app
+        .sign_in()
+        .on_device(token, &body.user_code, &body.password, client)
         .await?;
     Ok(axum::Json(AccessToken { access_token }))
 }
@@ -385,14 +265,9 @@ async fn update_account(
     caller: Caller,
     Json(body): Json<AccountUpdate>,
 ) -> ApiResult<axum::Json<AccountInfo>> {
-    let (account, tenant) = caller_account(&app, &caller).await?;
-    let account =
-        account.ok_or_else(|| ApiError::Forbidden("this user has no global account".into()))?;
     let default = tenant_uid(&body.default_tenant_uid, "defaultTenantUid")?;
-    let updated = app.store.set_default_tenant(account.id, &default).await?;
-    Ok(axum::Json(
-        account_info(&app, Some(updated), tenant.as_deref()).await?,
-    ))
+    let info = app.accounts().set_default_tenant(&caller, &default).await?;
+    Ok(axum::Json(account_info(info)))
 }
 
 /// The signed-in user's tenant user in `tenantUid`.
@@ -404,7 +279,7 @@ async fn get_tenant_account(
     Path(tenant): Path<String>,
 ) -> ApiResult<axum::Json<TenantAccount>> {
     let tenant = tenant_uid(&tenant, "tenantUid")?;
-    let user = tenant_user(&app, &caller, &tenant).await?;
+    let user = app.accounts().tenant_user(&caller, &tenant).await?;
     Ok(axum::Json(tenant_account(&tenant, user)))
 }
 
@@ -419,30 +294,7 @@ async fn exchange_token(
     Path(tenant): Path<String>,
 ) -> ApiResult<axum::Json<TenantAccountWithToken>> {
     let tenant = tenant_uid(&tenant, "tenantUid")?;
-    let Caller::Account { account, .. } = &caller else {
-        return Err(ApiError::Forbidden(
-            "send the auth token of POST /auth/login".into(),
-        ));
-    };
-    let user = tenant_user(&app, &caller, &tenant).await?;
-    if !user.may_act() {
-        return Err(ApiError::Forbidden(
-            "the user is blocked or inactive in this tenant".into(),
-        ));
-    }
-    let (access_token, _) = issue(
-        &app,
-        SessionKind::Access,
-        Some(&tenant),
-        user.id,
-        Some(*account),
-        None,
-    )
-    .await?;
-    app.store
-        .record_sign_in(&tenant, user.id, app.clock.now())
-        .await?;
-    let user = app.store.get_user(&tenant, user.id).await?;
+    let (user, access_token) = app.sign_in().exchange(&caller, &tenant).await?;
     Ok(axum::Json(TenantAccountWithToken {
         account: tenant_account(&tenant, user),
         access_token,
@@ -460,11 +312,6 @@ async fn update_tenant_account(
     Json(body): Json<TenantAccountUpdate>,
 ) -> ApiResult<axum::Json<TenantAccount>> {
     let tenant = tenant_uid(&tenant, "tenantUid")?;
-    let user = tenant_user(&app, &caller, &tenant).await?;
-    let actor = match caller {
-        Caller::Account { account, .. } => Actor::Account(account),
-        _ => Actor::User(user.id),
-    };
     let checked = validate::profile(Profile {
         display_name: body.display_name.clone(),
         email: body.email.clone(),
@@ -495,34 +342,13 @@ async fn update_tenant_account(
     let default_store_id = match body.default_store_uid.as_deref() {
         None => None,
         Some("") => Some(None),
-        Some(store) => {
-            let store =
-                validate::identifier(store).map_err(|m| ApiError::field("defaultStoreUid", m))?;
-            let usable = app.store.get_store(&tenant, &store).await.is_ok()
-                && (user.store_ids.is_empty() || user.store_ids.contains(&store));
-            if !usable {
-                return Err(ApiError::field(
-                    "defaultStoreUid",
-                    "is not a store this user may use",
-                ));
-            }
-            Some(Some(store))
-        }
+        Some(store) => Some(Some(
+            validate::identifier(store).map_err(|m| ApiError::field("defaultStoreUid", m))?,
+        )),
     };
-    let password_hash = match &body.password {
-        Some(raw) => Some(
-            hash_new_password(
-                raw,
-                "password",
-                &[
-                    checked.email.as_deref().or(user.profile.email.as_deref()),
-                    user.profile.first_name.as_deref(),
-                ],
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let password = body
+        .password
+        .map(|raw| NewPassword::new(raw, "password"));
     let given = |present: bool, value: Option<String>| present.then_some(value);
     let patch = UserPatch {
         profile: ProfilePatch {
@@ -535,12 +361,11 @@ async fn update_tenant_account(
             ..ProfilePatch::default()
         },
         default_store_id,
-        password_hash,
         ..UserPatch::default()
     };
     let updated = app
-        .store
-        .update_user(&tenant, user.id, patch, &actor)
+        .accounts()
+        .update_tenant_user(&caller, &tenant, patch, password)
         .await?;
     Ok(axum::Json(tenant_account(&tenant, updated)))
 }
@@ -564,19 +389,7 @@ async fn get_invite(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<InviteInfo>> {
     let token = invite_token(&headers)?;
-    let (invitation, tenant_name) = app
-        .store
-        .find_invitation(&secret::hash_token(&token))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("invitation not found".into()))?;
-    if invitation.accepted_at.is_some() || invitation.revoked_at.is_some() {
-        return Err(ApiError::Gone(
-            "the invitation was already used or revoked".into(),
-        ));
-    }
-    if invitation.expires_at <= app.clock.now() {
-        return Err(ApiError::Gone("the invitation has expired".into()));
-    }
+    let (invitation, tenant_name) = app.invitations().look_up(&token).await?;
     Ok(axum::Json(InviteInfo {
         tenant_uid: invitation.tenant,
         tenant_name,
@@ -599,23 +412,11 @@ async fn accept_invite(
     caller: Caller,
     Json(body): Json<InviteAccept>,
 ) -> ApiResult<axum::Json<TenantAccount>> {
-    let Caller::Account { account, .. } = caller else {
-        return Err(ApiError::Forbidden(
-            "send the auth token of POST /auth/login".into(),
-        ));
-    };
-    let account = app.store.get_account(account).await?;
-    let hash = secret::hash_token(body.invite_token.trim());
-    let (invitation, _) = app
-        .store
-        .find_invitation(&hash)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("invitation not found".into()))?;
-    let user = app
-        .store
-        .accept_invitation(&hash, &account, app.clock.now())
+    let (tenant, user) = app
+        .invitations()
+        .accept(&caller, &body.invite_token)
         .await?;
-    Ok(axum::Json(tenant_account(&invitation.tenant, user)))
+    Ok(axum::Json(tenant_account(&tenant, user)))
 }
 
 /// Signs a global account in: an auth token for `/account` routes and the
@@ -625,31 +426,13 @@ async fn accept_invite(
     responses((status = 200, body = LoginResponse), (status = 429, description = "Too many failed sign-ins; see Retry-After")))]
 async fn login(
     State(app): State<AppState>,
-    addr: ClientAddr,
+    Client(client): Client,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
-    let throttle = Throttle::new(format!("login:{}", validate::email_key(&body.email)), &addr);
-    throttle.guard(&app).await?;
-    let found = app.store.find_account_by_email(&body.email).await?;
-    let (account, hash) = match found {
-        Some((account, hash)) => (Some(account), Some(hash)),
-        None => (None, None),
-    };
-    let matches = password_matches(hash, &body.password).await?;
-    let Some(account) = account.filter(|_| matches) else {
-        throttle.failed(&app).await?;
-        return Err(ApiError::Unauthorized("wrong email or password".into()));
-    };
-    throttle.succeeded(&app).await?;
-    let (auth_token, expires_in) = issue(
-        &app,
-        SessionKind::Auth,
-        None,
-        account.id,
-        Some(account.id),
-        None,
-    )
-    .await?;
+    let (auth_token, expires_in) = app
+        .sign_in()
+        .account(&body.email, &body.password, client)
+        .await?;
     Ok(axum::Json(LoginResponse {
         auth_token,
         expires_in,
@@ -660,16 +443,7 @@ async fn login(
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Signed out")))]
 async fn logout(State(app): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    let session = match caller {
-        Caller::User { session, .. } | Caller::Account { session, .. } => session,
-        Caller::Admin | Caller::ApiKey { .. } => {
-            return Err(ApiError::field(
-                "authorization",
-                "only access and auth tokens sign out",
-            ));
-        }
-    };
-    app.store.revoke_session(session, app.clock.now()).await?;
+    app.sign_in().sign_out(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -678,8 +452,5 @@ async fn logout(State(app): State<AppState>, caller: Caller) -> ApiResult<Status
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
     responses((status = 200, description = "A JSON Web Key Set", body = serde_json::Value)))]
 async fn jwks(State(app): State<AppState>) -> ApiResult<axum::Json<serde_json::Value>> {
-    let longest = app.config.access_token_ttl.max(app.config.auth_token_ttl);
-    Ok(axum::Json(
-        app.tokens().await?.jwks(app.clock.now(), longest).await?,
-    ))
+    Ok(axum::Json(app.sign_in().jwks().await?))
 }

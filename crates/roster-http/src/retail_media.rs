@@ -10,9 +10,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_core::{
-    validate, AccountType, Actor, OrgRole, Permission, Profile, Roles, Target, UserStatus,
+    validate, AccountType, OrgRole, Profile, Roles, UserStatus,
 };
-use roster_store::{NewUser, ProfilePatch, UserPatch};
+use roster_app::input::{NewUser, ProfilePatch, UserPatch};
+use roster_app::users::Right;
+use roster_app::{AppError, NewPassword, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -21,7 +23,6 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{trace_id, ApiError, ApiResult};
 use crate::extract::{from_value, Json, Path};
-use crate::service::hash_new_password;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,8 +97,8 @@ impl From<ApiError> for UpsertError {
     }
 }
 
-impl From<roster_store::StoreError> for UpsertError {
-    fn from(err: roster_store::StoreError) -> Self {
+impl From<AppError> for UpsertError {
+    fn from(err: AppError) -> Self {
         UpsertError::Api(err.into())
     }
 }
@@ -120,52 +121,29 @@ impl IntoResponse for UpsertError {
     }
 }
 
-/// The tenant of the organisation, and the caller's right to manage its
-/// users: MANAGE_USERS, or MANAGE_ORG_USERS in that organisation.
-async fn authorize(
-    app: &AppState,
-    caller: &Caller,
-    organisation: Uuid,
-) -> ApiResult<(String, Actor)> {
-    let tenant = match caller {
-        Caller::Admin => app
-            .store
-            .tenant_of_company(organisation)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("organisation not found".into()))?,
-        Caller::ApiKey { tenant, .. } | Caller::User { tenant, .. } => tenant.clone(),
-        Caller::Account { .. } => {
+/// The organisation's tenant entered as the caller: the credential's own, or
+/// with the admin token the organisation's.
+async fn enter(app: &AppState, caller: &Caller, organisation: Uuid) -> ApiResult<Scope> {
+    let tenant = match caller.own_tenant() {
+        Some(tenant) => tenant.to_string(),
+        None if matches!(caller, Caller::Admin) => {
+            app.tenancy().tenant_of_company(caller, organisation).await?
+        }
+        None => {
             return Err(ApiError::Forbidden(
                 "send an access token or an API key of the tenant".into(),
-            ));
+            ))
         }
     };
-    let actor = caller.member_of(app, &tenant).await?;
-    app.store
-        .get_company(&tenant, organisation)
+    let scope = app.enter(caller, &tenant).await?;
+    app.tenancy()
+        .get_company(&scope, organisation)
         .await
         .map_err(|e| match e {
-            roster_store::StoreError::NotFound(_) => {
-                ApiError::NotFound("organisation not found".into())
-            }
+            AppError::NotFound(_) => ApiError::NotFound("organisation not found".into()),
             e => e.into(),
         })?;
-    let in_organisation = Target {
-        store_id: None,
-        company_id: Some(organisation),
-    };
-    let allowed = caller
-        .holds(app, &tenant, Permission::ManageUsers, &Target::default())
-        .await?
-        || caller
-            .holds(app, &tenant, Permission::ManageOrgUsers, &in_organisation)
-            .await?;
-    if !allowed {
-        return Err(ApiError::Forbidden(
-            "this credential lacks MANAGE_USERS or MANAGE_ORG_USERS here".into(),
-        ));
-    }
-    Ok((tenant, actor))
+    Ok(scope)
 }
 
 /// The checked fields of a request.
@@ -282,15 +260,12 @@ async fn upsert(
     organisation: Uuid,
     body: Result<Json<serde_json::Value>, ApiError>,
 ) -> Result<UpsertResult, UpsertError> {
-    let (tenant, actor) = authorize(app, caller, organisation).await?;
+    let scope = enter(app, caller, organisation).await?;
+    let right = Right::OrganisationUsers(organisation);
+    right.require_write(&scope)?;
     let Json(value) = body?;
     let body: UpsertUser = from_value(value)?;
     let checked = check(&body).map_err(UpsertError::Invalid)?;
-    let context = [
-        Some(checked.email.as_str()),
-        Some(checked.first_name.as_str()),
-        Some(checked.last_name.as_str()),
-    ];
     let profile = Profile {
         first_name: Some(checked.first_name.clone()),
         last_name: Some(checked.last_name.clone()),
@@ -307,7 +282,7 @@ async fn upsert(
                     "The password field is required to create a user.".into(),
                 ]));
             };
-            let password_hash = hash_new_password(raw, "password", &context).await?;
+            let password = NewPassword::new(raw, "password");
             let new = NewUser {
                 company_id: Some(organisation),
                 parent_id: None,
@@ -318,26 +293,22 @@ async fn upsert(
                 account_type: AccountType::Regular,
                 default_store_id: None,
                 account_id: None,
-                password_hash: Some(password_hash),
+                password_hash: None,
                 roles: Roles {
                     org: Some(checked.role),
                     ..Roles::default()
                 },
                 store_ids: Vec::new(),
             };
-            app.store.create_user(&tenant, new, &actor).await?
+            app.users()
+                .create(&scope, right, new, Some(password))
+                .await?
         }
         Some(id) => {
-            let existing = app.store.get_user(&tenant, id).await?;
-            if existing.company_id != Some(organisation) {
-                return Err(
-                    ApiError::NotFound("user not found in this organisation".into()).into(),
-                );
-            }
-            let password_hash = match body.password.as_deref() {
-                Some(raw) => Some(hash_new_password(raw, "password", &context).await?),
-                None => None,
-            };
+            let password = body
+                .password
+                .as_deref()
+                .map(|raw| NewPassword::new(raw, "password"));
             let patch = UserPatch {
                 profile: ProfilePatch {
                     first_name: Some(profile.first_name),
@@ -349,10 +320,17 @@ async fn upsert(
                     ..ProfilePatch::default()
                 },
                 org_role: Some(Some(checked.role)),
-                password_hash,
                 ..UserPatch::default()
             };
-            app.store.update_user(&tenant, id, patch, &actor).await?
+            app.users()
+                .update(&scope, right, id, Some(organisation), patch, password)
+                .await
+                .map_err(|e| match e {
+                    AppError::NotFound(m) if m == "user not found" => {
+                        ApiError::NotFound("user not found in this organisation".into())
+                    }
+                    e => e.into(),
+                })?
         }
     };
     Ok(UpsertResult {

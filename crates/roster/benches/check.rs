@@ -44,7 +44,7 @@ use roster_core::{
     AccountType, Actor, CommerceRole, CompanyKind, CompanyStatus, OrgRole, PartnerRole, Permission,
     PermissionScope, Profile, Roles, Source, Subject, Target, TenantRole, UserStatus,
 };
-use roster_http::HttpConfig;
+use roster_app::{App, Config, Secret};
 use roster_store::{ConnectOptions, NewCompany, NewStore, NewTenant, NewUser, Store};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
@@ -645,7 +645,7 @@ async fn bench_engine(engine: Engine, url: String) {
     let store = roster_store::connect(&options)
         .await
         .expect("connect to the benchmark database");
-    let app = roster_http::app(store.clone(), http_config());
+    let app = roster_http::router(App::new(store.clone(), http_config()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -808,11 +808,11 @@ async fn bench_engine(engine: Engine, url: String) {
 }
 
 /// The server's settings: the defaults, plus the admin token used to seed.
-#[allow(clippy::needless_update)] // HttpConfig gains fields with defaults
-fn http_config() -> HttpConfig {
-    HttpConfig {
-        admin_token: Some(ADMIN.into()),
-        ..HttpConfig::default()
+#[allow(clippy::needless_update)] // Config gains fields with defaults
+fn http_config() -> Config {
+    Config {
+        admin_token: Some(Secret::new(ADMIN)),
+        ..Config::default()
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roster_core::throttle::ThrottlePolicy;
-use roster_http::HttpConfig;
+use roster_app::{App, Config, Secret};
 use roster_store::ConnectOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -64,8 +64,8 @@ struct ServeArgs {
     addr: SocketAddr,
     /// The platform operator's token (full access to every tenant). Unset:
     /// no admin access.
-    #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
+    #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    admin_token: Option<Secret>,
     /// Lifetime of access tokens (a tenant user's), in seconds.
     #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL", default_value_t = 900)]
     access_token_ttl: i64,
@@ -102,6 +102,14 @@ impl DatabaseArgs {
     }
 }
 
+/// A secret from the command line or the environment; never printed.
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(Secret::new(value))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -122,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
             command: KeysCommand::Rotate(db),
         } => {
             let store = roster_store::connect(&db.options()).await?;
-            let kid = roster_http::tokens::rotate(store.as_ref(), chrono::Utc::now()).await?;
+            let kid = roster_app::tokens::rotate(store.as_ref(), chrono::Utc::now()).await?;
             tracing::info!(kid = %kid, "signing key rotated");
             println!("{kid}");
             Ok(())
@@ -132,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = roster_store::connect(&args.database.options()).await?;
-    if args.admin_token.as_deref().is_none_or(str::is_empty) {
+    if args.admin_token.is_none() {
         tracing::warn!(
             "ROSTER_ADMIN_TOKEN is not set: the admin API (tenants, accounts) is disabled"
         );
@@ -141,8 +149,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::ensure!(value > 0, "{name} must be a positive number of seconds");
         Ok(chrono::Duration::seconds(value))
     };
-    let config = HttpConfig {
-        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+    let config = Config {
+        admin_token: args.admin_token,
         access_token_ttl: seconds("ROSTER_ACCESS_TOKEN_TTL", args.access_token_ttl)?,
         auth_token_ttl: seconds("ROSTER_AUTH_TOKEN_TTL", args.auth_token_ttl)?,
         invitation_ttl: seconds("ROSTER_INVITATION_TTL", args.invitation_ttl)?,
@@ -151,7 +159,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             address_per_minute: args.login_address_limit.max(1),
         },
     };
-    let app = roster_http::app(store, config);
+    let app = roster_http::router(App::new(store, config));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;

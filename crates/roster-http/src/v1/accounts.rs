@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Account, Validation};
-use roster_store::NewAccount;
+use roster_app::credentials::AccountDraft;
+use roster_app::NewPassword;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -14,7 +15,6 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::service::hash_new_password;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -70,7 +70,7 @@ async fn create_account(
     caller: Caller,
     Json(body): Json<AccountCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<AccountView>)> {
-    caller.admin()?;
+    caller.require_admin()?;
     let mut v = Validation::new();
     let email = v.check("email", validate::email(&body.email));
     let first_name = v.check_opt("first_name", body.first_name.as_deref(), |n| {
@@ -80,22 +80,13 @@ async fn create_account(
         validate::text(n, 255)
     });
     v.finish().map_err(ApiError::fields)?;
-    let email = email.unwrap_or_default();
-    let password_hash = hash_new_password(
-        &body.password,
-        "password",
-        &[Some(&email), first_name.as_deref(), last_name.as_deref()],
-    )
-    .await?;
-    let account = app
-        .store
-        .create_account(NewAccount {
-            email,
-            password_hash,
-            first_name,
-            last_name,
-        })
-        .await?;
+    let draft = AccountDraft {
+        email: email.unwrap_or_default(),
+        first_name,
+        last_name,
+        password: NewPassword::new(body.password, "password"),
+    };
+    let account = app.credentials().create_account(&caller, draft).await?;
     Ok((StatusCode::CREATED, axum::Json(account.into())))
 }
 
@@ -107,6 +98,5 @@ async fn get_account(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<AccountView>> {
-    caller.admin()?;
-    Ok(axum::Json(app.store.get_account(id).await?.into()))
+    Ok(axum::Json(app.credentials().get_account(&caller, id).await?.into()))
 }

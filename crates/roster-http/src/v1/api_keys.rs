@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{secret, validate, ApiKey, ApiKeyGrant, Permission};
-use roster_store::NewApiKey;
+use roster_core::{validate, ApiKey, ApiKeyGrant, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -79,9 +78,7 @@ async fn create_api_key(
     Path(tenant): Path<String>,
     Json(body): Json<ApiKeyCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<ApiKeyCreated>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageApiKeys)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
     let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let grant = match (body.permissions, body.user_id) {
         (Some(mut permissions), None) => {
@@ -97,24 +94,12 @@ async fn create_api_key(
             ))
         }
     };
-    let (token, token_hash) = secret::new_token("rk");
-    let key = app
-        .store
-        .create_api_key(
-            &tenant,
-            NewApiKey {
-                name,
-                grant,
-                token_hash,
-            },
-            &actor,
-        )
-        .await?;
+    let issued = app.credentials().create_api_key(&scope, name, grant).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(ApiKeyCreated {
-            key: key.into(),
-            token,
+            key: issued.record.into(),
+            token: issued.token,
         }),
     ))
 }
@@ -128,10 +113,8 @@ async fn list_api_keys(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<ApiKeyView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageApiKeys)
-        .await?;
-    let listed = app.store.list_api_keys(&tenant, &query.page()?).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
+    let listed = app.credentials().list_api_keys(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, ApiKeyView::from)))
 }
 
@@ -144,9 +127,7 @@ async fn delete_api_key(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageApiKeys)
-        .await?;
-    app.store.delete_api_key(&tenant, id, &actor).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
+    app.credentials().delete_api_key(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,9 @@
 
 use axum::extract::State;
 use futures::StreamExt;
-use roster_core::{permission, Permission, Target};
+use roster_app::check::Question;
+use roster_app::Scope;
+use roster_core::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -77,30 +79,14 @@ pub enum CheckResponse {
     Many { results: Vec<CheckResult> },
 }
 
-async fn answer(app: &AppState, tenant: &str, item: CheckItem) -> ApiResult<CheckDecision> {
-    let facts = app
-        .store
-        .check_facts(
-            tenant,
-            item.user_id,
-            item.store_id.as_deref(),
-            item.company_id,
-        )
-        .await?;
-    let subject = facts
-        .subject
-        .ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-    if item.store_id.is_some() && !facts.store_exists {
-        return Err(ApiError::NotFound("store not found".into()));
-    }
-    if item.company_id.is_some() && !facts.company_exists {
-        return Err(ApiError::NotFound("company not found".into()));
-    }
-    let target = Target {
+async fn answer(app: &AppState, scope: &Scope, item: CheckItem) -> ApiResult<CheckDecision> {
+    let question = Question {
+        user_id: item.user_id,
+        permission: item.permission,
         store_id: item.store_id,
         company_id: item.company_id,
     };
-    let decision = permission::evaluate(&subject, item.permission, &target);
+    let decision = app.checks().decide(scope, question).await?;
     Ok(CheckDecision {
         allowed: decision.allowed,
         reason: decision.reason,
@@ -119,13 +105,11 @@ async fn check(
     Path(tenant): Path<String>,
     Json(body): Json<serde_json::Value>,
 ) -> ApiResult<axum::Json<CheckResponse>> {
-    caller
-        .authorize(&app, &tenant, Permission::ViewUsers)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
     if body.get("checks").is_none() {
         let item: CheckItem = from_value(body)?;
         return Ok(axum::Json(CheckResponse::One(
-            answer(&app, &tenant, item).await?,
+            answer(&app, &scope, item).await?,
         )));
     }
     let batch: CheckBatch = from_value(body)?;
@@ -140,8 +124,8 @@ async fn check(
     let outcomes: Vec<ApiResult<CheckDecision>> = futures::stream::iter(batch.checks)
         .map(|value| {
             let app = &app;
-            let tenant = &tenant;
-            async move { answer(app, tenant, from_value::<CheckItem>(value)?).await }
+            let scope = &scope;
+            async move { answer(app, scope, from_value::<CheckItem>(value)?).await }
         })
         .buffered(BATCH_CONCURRENCY)
         .collect()

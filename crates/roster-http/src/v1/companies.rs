@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Company, CompanyKind, CompanyStatus, Permission, Validation};
-use roster_store::{CompanyPatch, NewCompany};
+use roster_app::input::{CompanyPatch, NewCompany};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -86,9 +86,7 @@ async fn create_company(
     Path(tenant): Path<String>,
     Json(body): Json<CompanyCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<CompanyView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let mut v = Validation::new();
     let name = v.check("name", validate::text(&body.name, 255));
     let external_id = v.check_opt("external_id", body.external_id.as_deref(), external_id);
@@ -99,7 +97,7 @@ async fn create_company(
         external_id,
         status: body.status.unwrap_or(CompanyStatus::Active),
     };
-    let company = app.store.create_company(&tenant, new, &actor).await?;
+    let company = app.tenancy().create_company(&scope, new).await?;
     Ok((StatusCode::CREATED, axum::Json(company.into())))
 }
 
@@ -112,10 +110,8 @@ async fn list_companies(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<CompanyView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
-    let listed = app.store.list_companies(&tenant, &query.page()?).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let listed = app.tenancy().list_companies(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, CompanyView::from)))
 }
 
@@ -128,10 +124,9 @@ async fn get_company(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<CompanyView>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
-    Ok(axum::Json(app.store.get_company(&tenant, id).await?.into()))
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    scope.require(Permission::ManageCommerces)?;
+    Ok(axum::Json(app.tenancy().get_company(&scope, id).await?.into()))
 }
 
 /// Changes a company (MANAGE_COMMERCES).
@@ -144,9 +139,7 @@ async fn update_company(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<CompanyUpdate>,
 ) -> ApiResult<axum::Json<CompanyView>> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let mut v = Validation::new();
     let patch = CompanyPatch {
         kind: body.kind,
@@ -160,8 +153,8 @@ async fn update_company(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.store
-            .update_company(&tenant, id, patch, &actor)
+        app.tenancy()
+            .update_company(&scope, id, patch)
             .await?
             .into(),
     ))
@@ -176,9 +169,7 @@ async fn delete_company(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
-    app.store.delete_company(&tenant, id, &actor).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    app.tenancy().delete_company(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,8 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{secret, validate, Device, Permission};
-use roster_store::NewDevice;
+use roster_core::{validate, Device, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -72,32 +71,21 @@ async fn create_device(
     Path(tenant): Path<String>,
     Json(body): Json<DeviceCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<DeviceCreated>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageDevices)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
     let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let store_id = body
         .store_id
         .map(|s| validate::identifier(&s).map_err(|m| ApiError::field("store_id", m)))
         .transpose()?;
-    let (token, token_hash) = secret::new_token("rd");
-    let device = app
-        .store
-        .create_device(
-            &tenant,
-            NewDevice {
-                name,
-                store_id,
-                token_hash,
-            },
-            &actor,
-        )
+    let issued = app
+        .credentials()
+        .create_device(&scope, name, store_id)
         .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(DeviceCreated {
-            device: device.into(),
-            token,
+            device: issued.record.into(),
+            token: issued.token,
         }),
     ))
 }
@@ -111,10 +99,8 @@ async fn list_devices(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<DeviceView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageDevices)
-        .await?;
-    let listed = app.store.list_devices(&tenant, &query.page()?).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
+    let listed = app.credentials().list_devices(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, DeviceView::from)))
 }
 
@@ -128,11 +114,9 @@ async fn revoke_device(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageDevices)
-        .await?;
-    app.store
-        .revoke_device(&tenant, id, app.clock.now(), &actor)
+    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
+    app.credentials()
+        .revoke_device(&scope, id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -53,9 +53,7 @@ async fn list_events(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<EventView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ViewAudit)
-        .await?;
-    let listed = app.store.list_events(&tenant, &query.page()?).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ViewAudit).await?;
+    let listed = app.records().events(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, EventView::from)))
 }

@@ -3,9 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, SubsecRound, Utc};
-use roster_core::{secret, validate, AccountType, Invitation, Permission, TenantRole};
-use roster_store::NewInvitation;
+use chrono::{DateTime, Utc};
+use roster_core::{validate, AccountType, Invitation, Permission, TenantRole};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -50,15 +49,7 @@ pub struct InvitationView {
 
 impl InvitationView {
     fn new(i: Invitation, now: DateTime<Utc>) -> Self {
-        let status = if i.accepted_at.is_some() {
-            "ACCEPTED"
-        } else if i.revoked_at.is_some() {
-            "REVOKED"
-        } else if i.expires_at <= now {
-            "EXPIRED"
-        } else {
-            "PENDING"
-        };
+        let status = i.state_at(now).as_str();
         InvitationView {
             id: i.id,
             email: i.email,
@@ -92,25 +83,19 @@ async fn create_invitation(
     Path(tenant): Path<String>,
     Json(body): Json<InvitationCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<InvitationCreated>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
     let email = validate::email(&body.email).map_err(|m| ApiError::field("email", m))?;
-    let (token, token_hash) = secret::new_token("ri");
-    let now = app.clock.now().trunc_subsecs(3);
-    let new = NewInvitation {
-        email,
-        tenant_role: body.tenant_role.unwrap_or(TenantRole::Access),
-        account_type: body.account_type.unwrap_or(AccountType::Regular),
-        token_hash,
-        created_at: now,
-        expires_at: now + app.config.invitation_ttl,
-    };
-    let invitation = app.store.create_invitation(&tenant, new, &actor).await?;
-    let invitation = InvitationView::new(invitation, now);
+    let issued = app
+        .invitations()
+        .create(&scope, email, body.tenant_role, body.account_type)
+        .await?;
+    let invitation = InvitationView::new(issued.record, app.now());
     Ok((
         StatusCode::CREATED,
-        axum::Json(InvitationCreated { invitation, token }),
+        axum::Json(InvitationCreated {
+            invitation,
+            token: issued.token,
+        }),
     ))
 }
 
@@ -123,11 +108,9 @@ async fn list_invitations(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<InvitationView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ViewUsers)
-        .await?;
-    let listed = app.store.list_invitations(&tenant, &query.page()?).await?;
-    let now = app.clock.now();
+    let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
+    let listed = app.invitations().list(&scope, &query.page()?).await?;
+    let now = app.now();
     Ok(axum::Json(List::from_listed(listed, |i| {
         InvitationView::new(i, now)
     })))
@@ -142,11 +125,9 @@ async fn revoke_invitation(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
-        .await?;
-    app.store
-        .revoke_invitation(&tenant, id, app.clock.now(), &actor)
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
+    app.invitations()
+        .revoke(&scope, id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! The native API (SPEC §3): JSON in snake_case, strict bodies, cursor lists.
 
 use base64::Engine;
-use roster_store::{Listed, Page};
+use roster_app::input::{Listed, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Order, Permission, Quote, QuoteStatus, Validation};
-use roster_store::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter};
+use roster_app::input::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -145,16 +145,14 @@ async fn create_quote(
     Path(tenant): Path<String>,
     Json(body): Json<QuoteCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<QuoteView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let reference = reference(&body.reference).map_err(|m| ApiError::field("reference", m))?;
     let new = NewQuote {
         company_id: body.company_id,
         owner_user_id: body.owner_user_id,
         reference,
     };
-    let quote = app.store.create_quote(&tenant, new, &actor).await?;
+    let quote = app.records().create_quote(&scope, new).await?;
     Ok((StatusCode::CREATED, axum::Json(quote.into())))
 }
 
@@ -167,13 +165,11 @@ async fn list_quotes(
     Path(tenant): Path<String>,
     Query(query): Query<RecordQuery>,
 ) -> ApiResult<axum::Json<List<QuoteView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let listed = app
-        .store
-        .list_quotes(&tenant, &query.filter(), &page)
+        .records()
+        .list_quotes(&scope, &query.filter(), &page)
         .await?;
     Ok(axum::Json(List::from_listed(listed, QuoteView::from)))
 }
@@ -187,10 +183,8 @@ async fn get_quote(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<QuoteView>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
-    Ok(axum::Json(app.store.get_quote(&tenant, id).await?.into()))
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    Ok(axum::Json(app.records().get_quote(&scope, id).await?.into()))
 }
 
 /// Changes a quote; a locked quote answers 409 (MANAGE_COMMERCES).
@@ -203,9 +197,7 @@ async fn update_quote(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<QuoteUpdate>,
 ) -> ApiResult<axum::Json<QuoteView>> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let mut v = Validation::new();
     let patch = QuotePatch {
         reference: v.check_opt("reference", body.reference.as_deref(), reference),
@@ -213,8 +205,8 @@ async fn update_quote(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.store
-            .update_quote(&tenant, id, patch, &actor)
+        app.records()
+            .update_quote(&scope, id, patch)
             .await?
             .into(),
     ))
@@ -229,9 +221,7 @@ async fn create_order(
     Path(tenant): Path<String>,
     Json(body): Json<OrderCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<OrderView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let mut v = Validation::new();
     let reference = v.check("reference", reference(&body.reference));
     let status = v.check(
@@ -245,7 +235,7 @@ async fn create_order(
         reference: reference.unwrap_or_default(),
         status: status.unwrap_or_default(),
     };
-    let order = app.store.create_order(&tenant, new, &actor).await?;
+    let order = app.records().create_order(&scope, new).await?;
     Ok((StatusCode::CREATED, axum::Json(order.into())))
 }
 
@@ -258,13 +248,11 @@ async fn list_orders(
     Path(tenant): Path<String>,
     Query(query): Query<RecordQuery>,
 ) -> ApiResult<axum::Json<List<OrderView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let listed = app
-        .store
-        .list_orders(&tenant, &query.filter(), &page)
+        .records()
+        .list_orders(&scope, &query.filter(), &page)
         .await?;
     Ok(axum::Json(List::from_listed(listed, OrderView::from)))
 }
@@ -278,10 +266,8 @@ async fn get_order(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<OrderView>> {
-    caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
-    Ok(axum::Json(app.store.get_order(&tenant, id).await?.into()))
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    Ok(axum::Json(app.records().get_order(&scope, id).await?.into()))
 }
 
 /// Changes an order's reference or status (MANAGE_COMMERCES).
@@ -294,9 +280,7 @@ async fn update_order(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<OrderUpdate>,
 ) -> ApiResult<axum::Json<OrderView>> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageCommerces)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
     let mut v = Validation::new();
     let patch = OrderPatch {
         reference: v.check_opt("reference", body.reference.as_deref(), reference),
@@ -304,8 +288,8 @@ async fn update_order(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.store
-            .update_order(&tenant, id, patch, &actor)
+        app.records()
+            .update_order(&scope, id, patch)
             .await?
             .into(),
     ))

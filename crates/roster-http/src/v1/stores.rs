@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Permission, Store, Validation};
-use roster_store::{NewStore, StorePatch};
+use roster_app::input::{NewStore, StorePatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -73,9 +73,7 @@ async fn create_store(
     Path(tenant): Path<String>,
     Json(body): Json<StoreCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<StoreView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageStores)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
     let mut v = Validation::new();
     let id = match body.id {
         Some(id) => v.check("id", validate::identifier(&id)),
@@ -89,7 +87,7 @@ async fn create_store(
         code: code.unwrap_or_default(),
         name: name.unwrap_or_default(),
     };
-    let store = app.store.create_store(&tenant, new, &actor).await?;
+    let store = app.tenancy().create_store(&scope, new).await?;
     Ok((StatusCode::CREATED, axum::Json(store.into())))
 }
 
@@ -102,8 +100,8 @@ async fn list_stores(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<StoreView>>> {
-    caller.member_of(&app, &tenant).await?;
-    let listed = app.store.list_stores(&tenant, &query.page()?).await?;
+    let scope = app.enter(&caller, &tenant).await?;
+    let listed = app.tenancy().list_stores(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, StoreView::from)))
 }
 
@@ -116,8 +114,8 @@ async fn get_store(
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<StoreView>> {
-    caller.member_of(&app, &tenant).await?;
-    Ok(axum::Json(app.store.get_store(&tenant, &id).await?.into()))
+    let scope = app.enter(&caller, &tenant).await?;
+    Ok(axum::Json(app.tenancy().get_store(&scope, &id).await?.into()))
 }
 
 /// Changes a store's code or name (MANAGE_STORES).
@@ -130,9 +128,7 @@ async fn update_store(
     Path((tenant, id)): Path<(String, String)>,
     Json(body): Json<StoreUpdate>,
 ) -> ApiResult<axum::Json<StoreView>> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageStores)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
     let mut v = Validation::new();
     let patch = StorePatch {
         code: v.check_opt("code", body.code.as_deref(), validate::store_code),
@@ -140,8 +136,8 @@ async fn update_store(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.store
-            .update_store(&tenant, &id, patch, &actor)
+        app.tenancy()
+            .update_store(&scope, &id, patch)
             .await?
             .into(),
     ))
@@ -156,9 +152,7 @@ async fn delete_store(
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageStores)
-        .await?;
-    app.store.delete_store(&tenant, &id, &actor).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
+    app.tenancy().delete_store(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Tenant};
-use roster_store::NewTenant;
+use roster_app::input::NewTenant;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -62,15 +62,15 @@ async fn create_tenant(
     caller: Caller,
     Json(body): Json<TenantCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<TenantView>)> {
-    let actor = caller.admin()?;
+    caller.require_admin()?;
     let uid = match body.uid {
         Some(uid) => validate::identifier(&uid).map_err(|m| ApiError::field("uid", m))?,
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
     let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let tenant = app
-        .store
-        .create_tenant(NewTenant { uid, name }, &actor)
+        .tenancy()
+        .create_tenant(&caller, NewTenant { uid, name })
         .await?;
     Ok((StatusCode::CREATED, axum::Json(tenant.into())))
 }
@@ -83,8 +83,10 @@ async fn list_tenants(
     caller: Caller,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<TenantView>>> {
-    caller.admin()?;
-    let listed = app.store.list_tenants(&query.page()?).await?;
+    let listed = app
+        .tenancy()
+        .list_tenants(&caller, &query.page()?)
+        .await?;
     Ok(axum::Json(List::from_listed(listed, TenantView::from)))
 }
 
@@ -96,8 +98,8 @@ async fn get_tenant(
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<axum::Json<TenantView>> {
-    caller.member_of(&app, &tenant).await?;
-    Ok(axum::Json(app.store.get_tenant(&tenant).await?.into()))
+    let scope = app.enter(&caller, &tenant).await?;
+    Ok(axum::Json(app.tenancy().get_tenant(&scope).await?.into()))
 }
 
 /// Renames a tenant (admin token).
@@ -109,14 +111,12 @@ async fn update_tenant(
     Path(tenant): Path<String>,
     Json(body): Json<TenantUpdate>,
 ) -> ApiResult<axum::Json<TenantView>> {
-    let actor = caller.admin()?;
-    let updated = match body.name {
-        Some(name) => {
-            let name = validate::text(&name, 255).map_err(|m| ApiError::field("name", m))?;
-            app.store.rename_tenant(&tenant, &name, &actor).await?
-        }
-        None => app.store.get_tenant(&tenant).await?,
-    };
+    caller.require_admin()?;
+    let name = body
+        .name
+        .map(|name| validate::text(&name, 255).map_err(|m| ApiError::field("name", m)))
+        .transpose()?;
+    let updated = app.tenancy().rename_tenant(&caller, &tenant, name).await?;
     Ok(axum::Json(updated.into()))
 }
 
@@ -128,7 +128,6 @@ async fn delete_tenant(
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.admin()?;
-    app.store.delete_tenant(&tenant).await?;
+    app.tenancy().delete_tenant(&caller, &tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }

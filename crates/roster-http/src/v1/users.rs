@@ -8,7 +8,9 @@ use roster_core::{
     validate, AccountType, CommerceRole, OrgRole, PartnerRole, Permission, Profile, Roles, Source,
     TenantRole, User, UserStatus,
 };
-use roster_store::{NewUser, ProfilePatch, UserFilter, UserPatch};
+use roster_app::input::{NewUser, ProfilePatch, UserFilter, UserPatch};
+use roster_app::users::Right;
+use roster_app::NewPassword;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -18,7 +20,6 @@ use super::{nullable, page, List};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
-use crate::service::hash_new_password;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -235,7 +236,8 @@ fn checked_store_ids(ids: Vec<String>) -> ApiResult<Vec<String>> {
 
 impl UserCreate {
     /// Validates the body into a core user, hashing its password.
-    async fn into_new_user(self) -> ApiResult<NewUser> {
+    fn into_new_user(self) -> ApiResult<(NewUser, Option<NewPassword>)> {
+        let password = self.password.map(|p| NewPassword::new(p, "password"));
         let profile = validate::profile(Profile {
             name: self.name,
             first_name: self.first_name,
@@ -253,23 +255,7 @@ impl UserCreate {
         })
         .map_err(ApiError::fields)?;
         let external_id = checked_external_id(self.external_id)?;
-        let password_hash = match &self.password {
-            Some(raw) => Some(
-                hash_new_password(
-                    raw,
-                    "password",
-                    &[
-                        profile.email.as_deref(),
-                        profile.first_name.as_deref(),
-                        profile.last_name.as_deref(),
-                        profile.name.as_deref(),
-                    ],
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        Ok(NewUser {
+        let new = NewUser {
             company_id: self.company_id,
             parent_id: self.parent_id,
             source: Source::defaulted(self.source, external_id.as_deref()),
@@ -279,7 +265,7 @@ impl UserCreate {
             account_type: self.account_type.unwrap_or(AccountType::Regular),
             default_store_id: self.default_store_id,
             account_id: self.account_id,
-            password_hash,
+            password_hash: None,
             roles: Roles {
                 tenant: self.tenant_role,
                 partner: self.partner_role,
@@ -292,12 +278,13 @@ impl UserCreate {
                 org: self.org_role,
             },
             store_ids: checked_store_ids(self.store_ids.unwrap_or_default())?,
-        })
+        };
+        Ok((new, password))
     }
 }
 
 impl UserUpdate {
-    async fn into_patch(self) -> ApiResult<UserPatch> {
+    fn into_patch(self) -> ApiResult<(UserPatch, Option<NewPassword>)> {
         // Validate the fields being set, as a profile, then put them back.
         let set = |f: &Option<Option<String>>| f.clone().flatten();
         let checked = validate::profile(Profile {
@@ -317,22 +304,8 @@ impl UserUpdate {
         })
         .map_err(ApiError::fields)?;
         let keep = |given: Option<Option<String>>, checked: Option<String>| given.map(|_| checked);
-        let password_hash = match &self.password {
-            Some(raw) => Some(
-                hash_new_password(
-                    raw,
-                    "password",
-                    &[
-                        checked.email.as_deref(),
-                        checked.first_name.as_deref(),
-                        checked.last_name.as_deref(),
-                    ],
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        Ok(UserPatch {
+        let password = self.password.map(|p| NewPassword::new(p, "password"));
+        let patch = UserPatch {
             company_id: self.company_id,
             parent_id: self.parent_id,
             profile: ProfilePatch {
@@ -356,13 +329,14 @@ impl UserUpdate {
             account_type: self.account_type,
             default_store_id: self.default_store_id,
             account_id: self.account_id,
-            password_hash,
+            password_hash: None,
             tenant_role: self.tenant_role,
             partner_role: self.partner_role,
             commerce_roles: self.roles,
             org_role: self.org_role,
             store_ids: self.store_ids.map(checked_store_ids).transpose()?,
-        })
+        };
+        Ok((patch, password))
     }
 }
 
@@ -396,11 +370,12 @@ async fn create_user(
     Path(tenant): Path<String>,
     Json(body): Json<UserCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<UserView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
+    let (new, password) = body.into_new_user()?;
+    let user = app
+        .users()
+        .create(&scope, Right::Users, new, password)
         .await?;
-    let new = body.into_new_user().await?;
-    let user = app.store.create_user(&tenant, new, &actor).await?;
     Ok((StatusCode::CREATED, axum::Json(user.into())))
 }
 
@@ -413,9 +388,7 @@ async fn list_users(
     Path(tenant): Path<String>,
     Query(query): Query<UserQuery>,
 ) -> ApiResult<axum::Json<List<UserView>>> {
-    caller
-        .authorize(&app, &tenant, Permission::ViewUsers)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let filter = UserFilter {
         email: query.email,
@@ -427,7 +400,10 @@ async fn list_users(
         status: query.status,
         q: query.q.filter(|q| !q.trim().is_empty()),
     };
-    let listed = app.store.list_users(&tenant, &filter, &page).await?;
+    let listed = app
+        .users()
+        .list(&scope, Right::Users, &filter, &page)
+        .await?;
     Ok(axum::Json(List::from_listed(listed, UserView::from)))
 }
 
@@ -440,10 +416,9 @@ async fn get_user(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<UserView>> {
-    caller
-        .authorize(&app, &tenant, Permission::ViewUsers)
-        .await?;
-    Ok(axum::Json(app.store.get_user(&tenant, id).await?.into()))
+    let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
+    let user = app.users().get(&scope, Right::Users, id, None).await?;
+    Ok(axum::Json(user.into()))
 }
 
 /// Changes a user (MANAGE_USERS). Deactivating a user, or moving it out of
@@ -458,16 +433,13 @@ async fn update_user(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<UserUpdate>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
+    let (patch, password) = body.into_patch()?;
+    let user = app
+        .users()
+        .update(&scope, Right::Users, id, None, patch, password)
         .await?;
-    let patch = body.into_patch().await?;
-    Ok(axum::Json(
-        app.store
-            .update_user(&tenant, id, patch, &actor)
-            .await?
-            .into(),
-    ))
+    Ok(axum::Json(user.into()))
 }
 
 /// Deletes a user (MANAGE_USERS): its child users move to its parent, its
@@ -480,10 +452,8 @@ async fn delete_user(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
-        .await?;
-    app.store.delete_user(&tenant, id, &actor).await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
+    app.users().delete(&scope, Right::Users, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,9 +471,7 @@ async fn upsert_user_by_external_id(
     Path((tenant, source, external_id)): Path<(String, Source, String)>,
     Json(body): Json<UserCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<UserView>)> {
-    let actor = caller
-        .authorize(&app, &tenant, Permission::ManageUsers)
-        .await?;
+    let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
     if body.source.is_some_and(|s| s != source) {
         return Err(ApiError::field(
             "source",
@@ -516,17 +484,16 @@ async fn upsert_user_by_external_id(
             "differs from the external_id in the path",
         ));
     }
-    let mut new = UserCreate {
+    let (mut new, password) = UserCreate {
         source: Some(source),
         external_id: Some(external_id),
         ..body
     }
-    .into_new_user()
-    .await?;
+    .into_new_user()?;
     new.source = Some(source);
     let (user, created) = app
-        .store
-        .upsert_user_by_external_id(&tenant, new, &actor)
+        .users()
+        .upsert_by_external_id(&scope, Right::Users, new, password)
         .await?;
     let status = if created {
         StatusCode::CREATED

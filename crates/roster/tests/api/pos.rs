@@ -608,7 +608,7 @@ async fn rotated_keys_stay_published(engine: Engine) {
         .unwrap()
         .to_string();
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
-    let new_kid = roster_http::tokens::rotate(app.store.as_ref(), chrono::Utc::now())
+    let new_kid = roster_app::tokens::rotate(app.store.as_ref(), chrono::Utc::now())
         .await
         .unwrap();
     // A process picks the new key up (here: a new process).

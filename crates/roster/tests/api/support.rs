@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use roster_http::clock::ManualClock;
-use roster_http::HttpConfig;
+use roster_app::clock::ManualClock;
+use roster_app::{App, Config, Secret};
 use roster_store::ConnectOptions;
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
@@ -221,11 +221,11 @@ impl TestApp {
             .await
             .expect("connect to the test database");
         let clock = Arc::new(ManualClock::default());
-        let config = HttpConfig {
-            admin_token: Some(ADMIN.into()),
-            ..HttpConfig::default()
+        let config = Config {
+            admin_token: Some(Secret::new(ADMIN)),
+            ..Config::default()
         };
-        let app = roster_http::app_with_clock(store.clone(), config, clock.clone());
+        let app = roster_http::router(App::with_clock(store.clone(), config, clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {

@@ -13,6 +13,8 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use roster_core::{SessionKind, SigningKey};
 use roster_store::Store;
+
+use crate::error::{AppError, AppResult};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -92,7 +94,7 @@ pub fn generate_key(now: DateTime<Utc>) -> SigningKey {
 pub async fn rotate(
     store: &dyn Store,
     now: DateTime<Utc>,
-) -> Result<String, roster_store::StoreError> {
+) -> AppResult<String> {
     let key = generate_key(now);
     let kid = key.kid.clone();
     store.add_signing_key(key, Some(now)).await?;
@@ -104,7 +106,7 @@ impl Tokens {
     pub async fn new(
         store: Arc<dyn Store>,
         now: DateTime<Utc>,
-    ) -> Result<Tokens, roster_store::StoreError> {
+    ) -> AppResult<Tokens> {
         if store.signing_keys().await?.is_empty() {
             store.add_signing_key(generate_key(now), None).await?;
         }
@@ -116,7 +118,7 @@ impl Tokens {
         Ok(tokens)
     }
 
-    async fn reload(&self, now: DateTime<Utc>) -> Result<(), roster_store::StoreError> {
+    async fn reload(&self, now: DateTime<Utc>) -> AppResult<()> {
         let keys: Vec<Arc<LoadedKey>> = self
             .store
             .signing_keys()
@@ -139,7 +141,7 @@ impl Tokens {
         &self,
         claims: &Claims,
         now: DateTime<Utc>,
-    ) -> Result<String, roster_store::StoreError> {
+    ) -> AppResult<String> {
         if now - self.cached().1 > Duration::seconds(60) {
             self.reload(now).await?;
         }
@@ -148,11 +150,11 @@ impl Tokens {
             .iter()
             .find(|k| k.key.retired_at.is_none())
             .or_else(|| keys.first())
-            .ok_or(roster_store::StoreError::NotFound("signing key"))?;
+            .ok_or_else(|| AppError::Signing("no signing key could be loaded".into()))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.key.kid.clone());
         jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| roster_store::StoreError::Conflict(format!("cannot sign a token: {e}")))
+            .map_err(|e| AppError::Signing(e.to_string()))
     }
 
     /// Checks a token's signature, issuer and expiry (against `now`).
@@ -188,7 +190,7 @@ impl Tokens {
         &self,
         now: DateTime<Utc>,
         longest_ttl: Duration,
-    ) -> Result<serde_json::Value, roster_store::StoreError> {
+    ) -> AppResult<serde_json::Value> {
         let keys: Vec<serde_json::Value> = self
             .store
             .signing_keys()

@@ -1,0 +1,180 @@
+//! Machine credentials (API keys), devices and global accounts.
+
+use std::collections::BTreeSet;
+
+use roster_core::rules::authority::{conferred_by_key, conferred_by_user};
+use roster_core::{secret, Account, ApiKey, ApiKeyGrant, Device, Permission};
+use roster_store::{Listed, NewApiKey, NewDevice, Page};
+use uuid::Uuid;
+
+use crate::caller::{Caller, Scope};
+use crate::error::AppResult;
+use crate::passwords::NewPassword;
+use crate::App;
+
+/// A credential just made, with its secret token: the only time it is shown.
+#[derive(Clone)]
+pub struct Issued<T> {
+    pub record: T,
+    pub token: String,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Issued<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("record", &self.record)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A global account to create.
+#[derive(Debug, Clone)]
+pub struct AccountDraft {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub password: NewPassword,
+}
+
+/// API keys, devices and global accounts.
+pub struct Credentials<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// API keys, devices and global accounts.
+    pub fn credentials(&self) -> Credentials<'_> {
+        Credentials { app: self }
+    }
+}
+
+impl Credentials<'_> {
+    /// Makes an API key (MANAGE_API_KEYS). Grant only what you hold: a key
+    /// with permissions needs the caller to hold each of them; a key bound to
+    /// a user needs the caller to hold everything that user holds.
+    pub async fn create_api_key(
+        &self,
+        scope: &Scope,
+        name: String,
+        grant: ApiKeyGrant,
+    ) -> AppResult<Issued<ApiKey>> {
+        scope.require(Permission::ManageApiKeys)?;
+        let conferred = match &grant {
+            ApiKeyGrant::Permissions(permissions) => conferred_by_key(permissions),
+            ApiKeyGrant::User(user) => {
+                let user = self.app.store.get_user(scope.tenant(), *user).await?;
+                conferred_by_user(
+                    user.status,
+                    user.account_type,
+                    user.company_id,
+                    &user.roles,
+                    &user.store_ids,
+                )
+            }
+        };
+        scope.may_confer(&BTreeSet::new(), &conferred)?;
+        let (token, token_hash) = secret::new_token("rk");
+        let key = self
+            .app
+            .store
+            .create_api_key(
+                scope.tenant(),
+                NewApiKey {
+                    name,
+                    grant,
+                    token_hash,
+                },
+                scope.actor(),
+            )
+            .await?;
+        Ok(Issued { record: key, token })
+    }
+
+    /// Lists API keys, without their tokens (MANAGE_API_KEYS).
+    pub async fn list_api_keys(&self, scope: &Scope, page: &Page) -> AppResult<Listed<ApiKey>> {
+        scope.require(Permission::ManageApiKeys)?;
+        Ok(self.app.store.list_api_keys(scope.tenant(), page).await?)
+    }
+
+    /// Revokes an API key at once (MANAGE_API_KEYS).
+    pub async fn delete_api_key(&self, scope: &Scope, id: Uuid) -> AppResult<()> {
+        scope.require(Permission::ManageApiKeys)?;
+        Ok(self
+            .app
+            .store
+            .delete_api_key(scope.tenant(), id, scope.actor())
+            .await?)
+    }
+
+    /// Onboards a device (MANAGE_DEVICES).
+    pub async fn create_device(
+        &self,
+        scope: &Scope,
+        name: String,
+        store_id: Option<String>,
+    ) -> AppResult<Issued<Device>> {
+        scope.require(Permission::ManageDevices)?;
+        let (token, token_hash) = secret::new_token("rd");
+        let device = self
+            .app
+            .store
+            .create_device(
+                scope.tenant(),
+                NewDevice {
+                    name,
+                    store_id,
+                    token_hash,
+                },
+                scope.actor(),
+            )
+            .await?;
+        Ok(Issued {
+            record: device,
+            token,
+        })
+    }
+
+    /// Lists devices, revoked ones included (MANAGE_DEVICES).
+    pub async fn list_devices(&self, scope: &Scope, page: &Page) -> AppResult<Listed<Device>> {
+        scope.require(Permission::ManageDevices)?;
+        Ok(self.app.store.list_devices(scope.tenant(), page).await?)
+    }
+
+    /// Revokes a device and every session signed in on it (MANAGE_DEVICES).
+    pub async fn revoke_device(&self, scope: &Scope, id: Uuid) -> AppResult<()> {
+        scope.require(Permission::ManageDevices)?;
+        Ok(self
+            .app
+            .store
+            .revoke_device(scope.tenant(), id, self.app.now(), scope.actor())
+            .await?)
+    }
+
+    /// Creates a global account (admin token).
+    pub async fn create_account(&self, caller: &Caller, draft: AccountDraft) -> AppResult<Account> {
+        caller.require_admin()?;
+        let context = [&Some(draft.email.clone()), &draft.first_name, &draft.last_name]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let password_hash = self.app.passwords.hash_new(draft.password, context).await?;
+        Ok(self
+            .app
+            .store
+            .create_account(roster_store::NewAccount {
+                email: draft.email,
+                password_hash,
+                first_name: draft.first_name,
+                last_name: draft.last_name,
+            })
+            .await?)
+    }
+
+    /// Reads a global account (admin token).
+    pub async fn get_account(&self, caller: &Caller, id: Uuid) -> AppResult<Account> {
+        caller.require_admin()?;
+        Ok(self.app.store.get_account(id).await?)
+    }
+}

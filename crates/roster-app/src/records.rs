@@ -1,0 +1,107 @@
+//! Quotes and orders of company users (MANAGE_COMMERCES), and the audit log
+//! (VIEW_AUDIT).
+
+use roster_core::{AuditEvent, Order, Permission, Quote};
+use roster_store::{
+    Listed, NewOrder, NewQuote, OrderPatch, Page, QuotePatch, RecordFilter,
+};
+use uuid::Uuid;
+
+use crate::caller::Scope;
+use crate::error::AppResult;
+use crate::App;
+
+/// Quotes and orders.
+pub struct Records<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// Quotes and orders.
+    pub fn records(&self) -> Records<'_> {
+        Records { app: self }
+    }
+}
+
+impl Records<'_> {
+    pub async fn create_quote(&self, scope: &Scope, new: NewQuote) -> AppResult<Quote> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .create_quote(scope.tenant(), new, scope.actor())
+            .await?)
+    }
+
+    pub async fn get_quote(&self, scope: &Scope, id: Uuid) -> AppResult<Quote> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self.app.store.get_quote(scope.tenant(), id).await?)
+    }
+
+    pub async fn list_quotes(
+        &self,
+        scope: &Scope,
+        filter: &RecordFilter,
+        page: &Page,
+    ) -> AppResult<Listed<Quote>> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .list_quotes(scope.tenant(), filter, page)
+            .await?)
+    }
+
+    /// Changes a quote; a locked quote refuses every change (409).
+    pub async fn update_quote(&self, scope: &Scope, id: Uuid, patch: QuotePatch) -> AppResult<Quote> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .update_quote(scope.tenant(), id, patch, scope.actor())
+            .await?)
+    }
+
+    pub async fn create_order(&self, scope: &Scope, new: NewOrder) -> AppResult<Order> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .create_order(scope.tenant(), new, scope.actor())
+            .await?)
+    }
+
+    pub async fn get_order(&self, scope: &Scope, id: Uuid) -> AppResult<Order> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self.app.store.get_order(scope.tenant(), id).await?)
+    }
+
+    pub async fn list_orders(
+        &self,
+        scope: &Scope,
+        filter: &RecordFilter,
+        page: &Page,
+    ) -> AppResult<Listed<Order>> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .list_orders(scope.tenant(), filter, page)
+            .await?)
+    }
+
+    pub async fn update_order(&self, scope: &Scope, id: Uuid, patch: OrderPatch) -> AppResult<Order> {
+        scope.require(Permission::ManageCommerces)?;
+        Ok(self
+            .app
+            .store
+            .update_order(scope.tenant(), id, patch, scope.actor())
+            .await?)
+    }
+
+    /// The audit log, oldest first (VIEW_AUDIT).
+    pub async fn events(&self, scope: &Scope, page: &Page) -> AppResult<Listed<AuditEvent>> {
+        scope.require(Permission::ViewAudit)?;
+        Ok(self.app.store.list_events(scope.tenant(), page).await?)
+    }
+}

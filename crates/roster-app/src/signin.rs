@@ -1,0 +1,360 @@
+//! Signing in, once for every surface: throttle → password check on the
+//! bounded pool → may this user sign in (the core) → session and signed
+//! token. Device sign-in (seed 003), account login (`/auth/login`), the B2B
+//! customer token (seed 002) and the token exchange all run through here.
+
+use std::net::IpAddr;
+
+use roster_core::rules::standing::may_sign_in_on_device;
+use roster_core::throttle::retry_after;
+use roster_core::{secret, validate, Permission, SessionKind, Target, User};
+use roster_store::NewSession;
+use uuid::Uuid;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult};
+use crate::tokens::{Claims, ISSUER};
+use crate::App;
+
+/// The client's address, as the surface determined it (the TCP peer, or the
+/// forwarded address from a trusted proxy).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+/// Which sign-in a throttle counts: failures of one never lock another.
+#[derive(Debug, Clone, Copy)]
+enum Surface {
+    Device,
+    Login,
+    Customer,
+}
+
+impl Surface {
+    fn as_str(self) -> &'static str {
+        match self {
+            Surface::Device => "pos",
+            Surface::Login => "login",
+            Surface::Customer => "customer",
+        }
+    }
+}
+
+/// Sign-in throttling: a login name (known or not) and a client address,
+/// both counted per surface and tenant.
+struct Throttle {
+    name: String,
+    address: String,
+}
+
+impl Throttle {
+    fn new(surface: Surface, tenant: Option<&str>, name: &str, client: ClientAddr) -> Throttle {
+        let surface = surface.as_str();
+        let tenant = tenant.unwrap_or("-");
+        let ip = client
+            .0
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        Throttle {
+            name: format!("{surface}:{tenant}:{name}"),
+            address: format!("addr:{surface}:{tenant}:{ip}"),
+        }
+    }
+
+    /// 429 while the name is locked or the address is over its limit.
+    async fn guard(&self, app: &App) -> AppResult<()> {
+        let now = app.now();
+        let policy = app.config.throttle;
+        let minute = chrono::Duration::minutes(1);
+        for t in app
+            .store
+            .throttles(&[self.name.clone(), self.address.clone()])
+            .await?
+        {
+            if let Some(until) = t.locked_until.filter(|until| *until > now) {
+                return Err(AppError::TooManyRequests {
+                    retry_after: retry_after(now, until),
+                });
+            }
+            if t.key == self.address
+                && t.failures >= policy.address_per_minute
+                && now - t.window_start < minute
+            {
+                return Err(AppError::TooManyRequests {
+                    retry_after: retry_after(now, t.window_start + minute),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, app: &App) -> AppResult<()> {
+        let now = app.now();
+        let counted = app.store.record_failure(&self.name, now, None).await?;
+        if let Some(lock) = app.config.throttle.lock_for(counted.failures) {
+            app.store.lock_until(&self.name, now + lock).await?;
+        }
+        app.store
+            .record_failure(&self.address, now, Some(chrono::Duration::minutes(1)))
+            .await?;
+        Ok(())
+    }
+
+    async fn succeeded(&self, app: &App) -> AppResult<()> {
+        Ok(app.store.clear_failures(&self.name).await?)
+    }
+
+    /// Runs a password check under this throttle: 429 first when throttled,
+    /// a failure counted when `found` is `None` or the password is wrong.
+    async fn verify<T>(
+        &self,
+        app: &App,
+        found: Option<(T, Option<String>)>,
+        password: &str,
+    ) -> AppResult<Option<T>> {
+        let (record, hash) = match found {
+            Some((record, hash)) => (Some(record), hash),
+            None => (None, None),
+        };
+        let matches = app.passwords.matches(hash, password).await?;
+        match record.filter(|_| matches) {
+            Some(record) => {
+                self.succeeded(app).await?;
+                Ok(Some(record))
+            }
+            None => {
+                self.failed(app).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Sign-in for every surface.
+pub struct SignIn<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// Sign-in for every surface.
+    pub fn sign_in(&self) -> SignIn<'_> {
+        SignIn { app: self }
+    }
+}
+
+impl SignIn<'_> {
+    /// Signs a tenant user in on a device (seed 003): 401 for a wrong code
+    /// or password (the same answer, in the same time), 403 for a blocked,
+    /// inactive or role-less user or one without USE_POS on the device's
+    /// store, 429 when throttled. Answers an access token.
+    pub async fn on_device(
+        &self,
+        device_token: &str,
+        user_code: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> AppResult<String> {
+        let app = self.app;
+        let device = app
+            .store
+            .authenticate_device(&secret::hash_token(device_token))
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the device token is not valid".into()))?;
+        let tenant = device.tenant;
+        let throttle = Throttle::new(Surface::Device, Some(&tenant), user_code, client);
+        throttle.guard(app).await?;
+        let found = app.store.find_user_by_code(&tenant, user_code).await?;
+        let Some(user) = throttle.verify(app, found, password).await? else {
+            return Err(AppError::Unauthorized("wrong user code or password".into()));
+        };
+        may_sign_in_on_device(user.status, user.roles.tenant)
+            .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
+        if let Some(store) = &device.device.store_id {
+            let facts = app
+                .store
+                .check_facts(&tenant, user.id, Some(store), None)
+                .await?;
+            let target = Target {
+                store_id: Some(store.clone()),
+                company_id: None,
+            };
+            let allowed = facts.subject.is_some_and(|s| {
+                roster_core::permission::evaluate(&s, Permission::UsePos, &target).allowed
+            });
+            if !allowed {
+                return Err(AppError::Forbidden(
+                    "the user may not use this device's store".into(),
+                ));
+            }
+        }
+        let (token, _) = self
+            .issue(
+                SessionKind::Access,
+                Some(&tenant),
+                user.id,
+                user.account_id,
+                Some(device.device.id),
+            )
+            .await?;
+        app.store.record_sign_in(&tenant, user.id, app.now()).await?;
+        Ok(token)
+    }
+
+    /// Signs a global account in: an auth token and its lifetime in seconds.
+    pub async fn account(
+        &self,
+        email: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> AppResult<(String, i64)> {
+        let app = self.app;
+        let throttle = Throttle::new(Surface::Login, None, &validate::email_key(email), client);
+        throttle.guard(app).await?;
+        let found = app
+            .store
+            .find_account_by_email(email)
+            .await?
+            .map(|(account, hash)| (account, Some(hash)));
+        let Some(account) = throttle.verify(app, found, password).await? else {
+            return Err(AppError::Unauthorized("wrong email or password".into()));
+        };
+        self.issue(
+            SessionKind::Auth,
+            None,
+            account.id,
+            Some(account.id),
+            None,
+        )
+        .await
+    }
+
+    /// A B2B customer token (seed 002) for a customer's email and password
+    /// in `tenant`; a locked (inactive or blocked) customer answers 401.
+    pub async fn customer(
+        &self,
+        tenant: &str,
+        username: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> AppResult<String> {
+        let app = self.app;
+        app.store.get_tenant(tenant).await?;
+        let throttle = Throttle::new(
+            Surface::Customer,
+            Some(tenant),
+            &validate::email_key(username),
+            client,
+        );
+        throttle.guard(app).await?;
+        let found = app.store.find_user_by_email(tenant, username).await?;
+        let Some(user) = throttle.verify(app, found, password).await? else {
+            return Err(AppError::Unauthorized(
+                "the email or password is not correct".into(),
+            ));
+        };
+        if !user.may_act() {
+            return Err(AppError::Unauthorized("the account is locked".into()));
+        }
+        let (token, _) = self
+            .issue(
+                SessionKind::Access,
+                Some(tenant),
+                user.id,
+                user.account_id,
+                None,
+            )
+            .await?;
+        app.store.record_sign_in(tenant, user.id, app.now()).await?;
+        Ok(token)
+    }
+
+    /// Exchanges an auth token for an access token in `tenant`: the
+    /// account's user there (404 without one; 403 when it may not act).
+    pub async fn exchange(&self, caller: &Caller, tenant: &str) -> AppResult<(User, String)> {
+        let app = self.app;
+        let Caller::Account { account, .. } = caller else {
+            return Err(AppError::Forbidden(
+                "send the auth token of POST /auth/login".into(),
+            ));
+        };
+        let user = app
+            .store
+            .user_of_account(tenant, *account)
+            .await?
+            .ok_or_else(|| AppError::NotFound("the account has no user in this tenant".into()))?;
+        if !user.may_act() {
+            return Err(AppError::Forbidden(
+                "the user is blocked or inactive in this tenant".into(),
+            ));
+        }
+        let (token, _) = self
+            .issue(SessionKind::Access, Some(tenant), user.id, Some(*account), None)
+            .await?;
+        app.store.record_sign_in(tenant, user.id, app.now()).await?;
+        let user = app.store.get_user(tenant, user.id).await?;
+        Ok((user, token))
+    }
+
+    /// Ends the session of the presented access or auth token, at once.
+    pub async fn sign_out(&self, caller: &Caller) -> AppResult<()> {
+        let session = match caller {
+            Caller::User { session, .. } | Caller::Account { session, .. } => *session,
+            Caller::Admin | Caller::ApiKey { .. } => {
+                return Err(AppError::field(
+                    "authorization",
+                    "only access and auth tokens sign out",
+                ));
+            }
+        };
+        Ok(self.app.store.revoke_session(session, self.app.now()).await?)
+    }
+
+    /// The public keys that verify Roster's tokens (a JSON Web Key Set).
+    pub async fn jwks(&self) -> AppResult<serde_json::Value> {
+        let config = &self.app.config;
+        let longest = config.access_token_ttl.max(config.auth_token_ttl);
+        self.app
+            .tokens()
+            .await?
+            .jwks(self.app.now(), longest)
+            .await
+    }
+
+    /// Starts a session and signs its token: the token and its lifetime.
+    async fn issue(
+        &self,
+        kind: SessionKind,
+        tenant: Option<&str>,
+        sub: Uuid,
+        account: Option<Uuid>,
+        device: Option<Uuid>,
+    ) -> AppResult<(String, i64)> {
+        let app = self.app;
+        let now = app.now();
+        let ttl = match kind {
+            SessionKind::Access => app.config.access_token_ttl,
+            SessionKind::Auth => app.config.auth_token_ttl,
+        };
+        let session = app
+            .store
+            .create_session(NewSession {
+                kind,
+                tenant: tenant.map(String::from),
+                user_id: (kind == SessionKind::Access).then_some(sub),
+                account_id: account,
+                device_id: device,
+                created_at: now,
+                expires_at: now + ttl,
+            })
+            .await?;
+        let claims = Claims {
+            iss: ISSUER.into(),
+            sub: sub.to_string(),
+            kind,
+            tid: tenant.map(String::from),
+            sid: session.id,
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+        };
+        let token = app.tokens().await?.sign(&claims, now).await?;
+        Ok((token, ttl.num_seconds()))
+    }
+}

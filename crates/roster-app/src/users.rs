@@ -1,0 +1,457 @@
+//! Users: creating, changing and deleting them, their roles and contacts,
+//! for every surface. Each write checks the right the surface exercises,
+//! that the caller grants only what it holds, hashes a new password on the
+//! bounded pool, and writes with its audit event in one transaction.
+
+use std::collections::BTreeSet;
+
+use roster_core::rules::authority::{conferred_by_user, Place};
+use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
+use roster_core::{CommerceRole, Contact, Permission, Target, User};
+use roster_store::{
+    ContactPatch, Listed, NewContact, NewUser, Page, ProfilePatch, UserFilter, UserPatch,
+};
+use uuid::Uuid;
+
+use crate::caller::Scope;
+use crate::error::{AppError, AppResult};
+use crate::passwords::{context_of, NewPassword};
+use crate::App;
+
+/// The right over users a surface exercises (SPEC §4, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    /// The native API: writes need MANAGE_USERS, reads VIEW_USERS.
+    Users,
+    /// The commerce (seed 000) and B2B (seed 002) surfaces: MANAGE_COMMERCES.
+    CompanyUsers,
+    /// The organisation surface (seed 004): MANAGE_USERS, or
+    /// MANAGE_ORG_USERS in that organisation.
+    OrganisationUsers(Uuid),
+}
+
+impl Right {
+    /// 403 unless the scope holds this right to write users; operations
+    /// check it first, surfaces may check it before parsing a body.
+    pub fn require_write(self, scope: &Scope) -> AppResult<()> {
+        match self {
+            Right::Users => scope.require(Permission::ManageUsers),
+            Right::CompanyUsers => scope.require(Permission::ManageCommerces),
+            Right::OrganisationUsers(org) => scope.require_either(
+                Permission::ManageUsers,
+                Permission::ManageOrgUsers,
+                &Target {
+                    store_id: None,
+                    company_id: Some(org),
+                },
+            ),
+        }
+    }
+
+    fn require_read(self, scope: &Scope) -> AppResult<()> {
+        match self {
+            Right::Users => scope.require(Permission::ViewUsers),
+            Right::CompanyUsers | Right::OrganisationUsers(_) => self.require_write(scope),
+        }
+    }
+}
+
+/// Users, their roles and contacts.
+pub struct Users<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// Users, their roles and contacts.
+    pub fn users(&self) -> Users<'_> {
+        Users { app: self }
+    }
+}
+
+fn confers(user: &NewUser) -> BTreeSet<(Permission, Place)> {
+    conferred_by_user(
+        user.status,
+        user.account_type,
+        user.company_id,
+        &user.roles,
+        &user.store_ids,
+    )
+}
+
+fn confers_now(user: &User) -> BTreeSet<(Permission, Place)> {
+    conferred_by_user(
+        user.status,
+        user.account_type,
+        user.company_id,
+        &user.roles,
+        &user.store_ids,
+    )
+}
+
+/// How a company-data refusal reads on the B2B surface.
+fn company_data_error(error: CompanyDataError, field: &str) -> AppError {
+    let name = match error {
+        CompanyDataError::CompanyRequired => "company_id",
+        CompanyDataError::JobTitleRequired => "job_title",
+        CompanyDataError::TelephoneRequired => "telephone",
+    };
+    AppError::field(format!("{field}.{name}"), error.to_string())
+}
+
+/// What company data a request gave, and the field it came in (for errors).
+#[derive(Debug, Clone, Copy)]
+pub struct CompanyDataChange<'a> {
+    /// What the request gave.
+    pub given: Given,
+    /// The request's field holding company data, e.g.
+    /// `customer.extension_attributes.company_attributes`.
+    pub field: &'a str,
+}
+
+impl Users<'_> {
+    /// Reads a user; `within` requires it to be a user of that company
+    /// (404 otherwise).
+    pub async fn get(
+        &self,
+        scope: &Scope,
+        right: Right,
+        id: Uuid,
+        within: Option<Uuid>,
+    ) -> AppResult<User> {
+        right.require_read(scope)?;
+        self.load(scope, id, within).await
+    }
+
+    /// Reads a user by its per-tenant number.
+    pub async fn get_by_number(&self, scope: &Scope, right: Right, number: i64) -> AppResult<User> {
+        right.require_read(scope)?;
+        Ok(self
+            .app
+            .store
+            .get_user_by_number(scope.tenant(), number)
+            .await?)
+    }
+
+    /// The caller's own user (an access token or a user-bound key).
+    pub async fn me(&self, scope: &Scope) -> AppResult<User> {
+        let roster_core::Actor::User(id) = scope.actor() else {
+            return Err(AppError::Forbidden(
+                "send a user's access token or a key bound to a user".into(),
+            ));
+        };
+        Ok(self.app.store.get_user(scope.tenant(), *id).await?)
+    }
+
+    /// Lists users by number, filtered.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        right: Right,
+        filter: &UserFilter,
+        page: &Page,
+    ) -> AppResult<Listed<User>> {
+        right.require_read(scope)?;
+        Ok(self
+            .app
+            .store
+            .list_users(scope.tenant(), filter, page)
+            .await?)
+    }
+
+    async fn load(&self, scope: &Scope, id: Uuid, within: Option<Uuid>) -> AppResult<User> {
+        if let Some(company) = within {
+            self.app.store.get_company(scope.tenant(), company).await?;
+        }
+        let user = self.app.store.get_user(scope.tenant(), id).await?;
+        if within.is_some() && user.company_id != within {
+            return Err(AppError::NotFound("user not found".into()));
+        }
+        Ok(user)
+    }
+
+    async fn hash(&self, password: Option<NewPassword>, profile: &roster_core::Profile) -> AppResult<Option<String>> {
+        match password {
+            Some(password) => Ok(Some(
+                self.app
+                    .passwords
+                    .hash_new(password, context_of(profile))
+                    .await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a user.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        right: Right,
+        mut new: NewUser,
+        password: Option<NewPassword>,
+    ) -> AppResult<User> {
+        right.require_write(scope)?;
+        scope.may_confer(&BTreeSet::new(), &confers(&new))?;
+        new.password_hash = self.hash(password, &new.profile).await?;
+        Ok(self
+            .app
+            .store
+            .create_user(scope.tenant(), new, scope.actor())
+            .await?)
+    }
+
+    /// Creates a company user (seed 002): company data, when given, needs a
+    /// company, a job title and a telephone.
+    pub async fn create_company_user(
+        &self,
+        scope: &Scope,
+        new: NewUser,
+        password: Option<NewPassword>,
+        change: CompanyDataChange<'_>,
+    ) -> AppResult<User> {
+        Right::CompanyUsers.require_write(scope)?;
+        check_company_data(&CompanyData {
+            company_id: new.company_id,
+            job_title: new.profile.job_title.as_deref(),
+            telephone: new.profile.telephone.as_deref(),
+            given: change.given,
+        })
+        .map_err(|e| company_data_error(e, change.field))?;
+        self.create(scope, Right::CompanyUsers, new, password).await
+    }
+
+    /// Changes a user; `within` requires it to be a user of that company.
+    /// Deactivating a user, or moving it out of its company, moves its child
+    /// users to its parent (the store does it in the same transaction).
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        right: Right,
+        id: Uuid,
+        within: Option<Uuid>,
+        patch: UserPatch,
+        password: Option<NewPassword>,
+    ) -> AppResult<User> {
+        right.require_write(scope)?;
+        let current = self.load(scope, id, within).await?;
+        self.apply(scope, current, patch, password).await
+    }
+
+    async fn apply(
+        &self,
+        scope: &Scope,
+        current: User,
+        mut patch: UserPatch,
+        password: Option<NewPassword>,
+    ) -> AppResult<User> {
+        let next = patch.clone().apply_to(&current);
+        scope.may_confer(&confers_now(&current), &confers(&next))?;
+        patch.password_hash = self.hash(password, &next.profile).await?;
+        Ok(self
+            .app
+            .store
+            .update_user(scope.tenant(), current.id, patch, scope.actor())
+            .await?)
+    }
+
+    /// Changes a company user (seed 002): leaving the company (`company_id`
+    /// set to none) also clears its job title and telephone; company data
+    /// set by the change needs a company, a job title and a telephone, given
+    /// now or already held.
+    pub async fn update_company_user(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        mut patch: UserPatch,
+        password: Option<NewPassword>,
+        change: CompanyDataChange<'_>,
+    ) -> AppResult<User> {
+        Right::CompanyUsers.require_write(scope)?;
+        let current = self.load(scope, id, None).await?;
+        if patch.company_id == Some(None) {
+            patch.profile = ProfilePatch {
+                job_title: Some(None),
+                telephone: Some(None),
+                ..patch.profile
+            };
+        }
+        let next = patch.clone().apply_to(&current);
+        check_company_data(&CompanyData {
+            company_id: next.company_id,
+            job_title: next.profile.job_title.as_deref(),
+            telephone: next.profile.telephone.as_deref(),
+            given: change.given,
+        })
+        .map_err(|e| company_data_error(e, change.field))?;
+        self.apply(scope, current, patch, password).await
+    }
+
+    /// Moves a user under another of the same company (seed 002); the store
+    /// refuses cycles and other companies' parents.
+    pub async fn move_under(&self, scope: &Scope, id: Uuid, parent: Uuid) -> AppResult<User> {
+        let patch = UserPatch {
+            parent_id: Some(Some(parent)),
+            ..UserPatch::default()
+        };
+        self.update(scope, Right::CompanyUsers, id, None, patch, None)
+            .await
+    }
+
+    /// Creates or replaces the user with this `(source, external_id)`:
+    /// `true` when it was created. The replaced user's grants count as held.
+    pub async fn upsert_by_external_id(
+        &self,
+        scope: &Scope,
+        right: Right,
+        mut new: NewUser,
+        password: Option<NewPassword>,
+    ) -> AppResult<(User, bool)> {
+        right.require_write(scope)?;
+        let existing = match (&new.source, &new.external_id) {
+            (Some(source), Some(external_id)) => {
+                let filter = UserFilter {
+                    external_id: Some(external_id.clone()),
+                    ..UserFilter::default()
+                };
+                let page = Page {
+                    after: None,
+                    limit: 500,
+                };
+                self.app
+                    .store
+                    .list_users(scope.tenant(), &filter, &page)
+                    .await?
+                    .items
+                    .into_iter()
+                    .find(|u| u.source == Some(*source))
+            }
+            _ => None,
+        };
+        let before = existing.as_ref().map(confers_now).unwrap_or_default();
+        scope.may_confer(&before, &confers(&new))?;
+        new.password_hash = self.hash(password, &new.profile).await?;
+        Ok(self
+            .app
+            .store
+            .upsert_user_by_external_id(scope.tenant(), new, scope.actor())
+            .await?)
+    }
+
+    /// Deletes a user: its children move to its parent, its quotes close and
+    /// lock, its quotes and orders stay.
+    pub async fn delete(&self, scope: &Scope, right: Right, id: Uuid) -> AppResult<()> {
+        right.require_write(scope)?;
+        Ok(self
+            .app
+            .store
+            .delete_user(scope.tenant(), id, scope.actor())
+            .await?)
+    }
+
+    /// Grants a commerce role in the user's company (409 when held).
+    pub async fn add_commerce_role(
+        &self,
+        scope: &Scope,
+        within: Uuid,
+        id: Uuid,
+        role: CommerceRole,
+    ) -> AppResult<User> {
+        Right::CompanyUsers.require_write(scope)?;
+        let current = self.load(scope, id, Some(within)).await?;
+        let mut roles = current.roles.clone();
+        roles.commerce.push(role);
+        let next = conferred_by_user(
+            current.status,
+            current.account_type,
+            current.company_id,
+            &roles,
+            &current.store_ids,
+        );
+        scope.may_confer(&confers_now(&current), &next)?;
+        Ok(self
+            .app
+            .store
+            .add_commerce_role(scope.tenant(), id, role, scope.actor())
+            .await?)
+    }
+
+    /// Takes a commerce role away (404 when not held).
+    pub async fn remove_commerce_role(
+        &self,
+        scope: &Scope,
+        within: Uuid,
+        id: Uuid,
+        role: CommerceRole,
+    ) -> AppResult<User> {
+        Right::CompanyUsers.require_write(scope)?;
+        self.load(scope, id, Some(within)).await?;
+        Ok(self
+            .app
+            .store
+            .remove_commerce_role(scope.tenant(), id, role, scope.actor())
+            .await?)
+    }
+
+    /// The contacts of these users, oldest first.
+    pub async fn contacts_of(
+        &self,
+        scope: &Scope,
+        right: Right,
+        users: &[Uuid],
+    ) -> AppResult<Vec<Contact>> {
+        right.require_read(scope)?;
+        Ok(self.app.store.contacts_of(scope.tenant(), users).await?)
+    }
+
+    /// Adds a contact to a company's user; a new primary unsets the previous
+    /// one of its type.
+    pub async fn add_contact(
+        &self,
+        scope: &Scope,
+        within: Uuid,
+        user: Uuid,
+        new: NewContact,
+    ) -> AppResult<Contact> {
+        Right::CompanyUsers.require_write(scope)?;
+        self.load(scope, user, Some(within)).await?;
+        Ok(self
+            .app
+            .store
+            .add_contact(scope.tenant(), user, new, scope.actor())
+            .await?)
+    }
+
+    /// Changes a contact of a company's user.
+    pub async fn update_contact(
+        &self,
+        scope: &Scope,
+        within: Uuid,
+        user: Uuid,
+        id: Uuid,
+        patch: ContactPatch,
+    ) -> AppResult<Contact> {
+        Right::CompanyUsers.require_write(scope)?;
+        self.load(scope, user, Some(within)).await?;
+        Ok(self
+            .app
+            .store
+            .update_contact(scope.tenant(), user, id, patch, scope.actor())
+            .await?)
+    }
+
+    /// Makes an active contact the primary of its type (409 when inactive).
+    pub async fn set_primary_contact(
+        &self,
+        scope: &Scope,
+        within: Uuid,
+        user: Uuid,
+        id: Uuid,
+    ) -> AppResult<Contact> {
+        Right::CompanyUsers.require_write(scope)?;
+        self.load(scope, user, Some(within)).await?;
+        Ok(self
+            .app
+            .store
+            .set_primary_contact(scope.tenant(), user, id, scope.actor())
+            .await?)
+    }
+}
