@@ -20,7 +20,7 @@ on_both_engines!(
 );
 
 /// A commerce-surface call: `x-tenant-id` plus bearer token.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
