@@ -56,7 +56,11 @@ impl Accounts<'_> {
         }
     }
 
-    async fn info(&self, account: Option<Account>, tenant: Option<String>) -> AppResult<AccountInfo> {
+    async fn info(
+        &self,
+        account: Option<Account>,
+        tenant: Option<String>,
+    ) -> AppResult<AccountInfo> {
         let store = &self.app.store;
         let signed_into = match &tenant {
             Some(uid) => Some(store.get_tenant(uid).await?),
@@ -81,11 +85,19 @@ impl Accounts<'_> {
 
     /// Sets the account's default tenant, one it belongs to (404 otherwise;
     /// 403 for a user with no account).
-    pub async fn set_default_tenant(&self, caller: &Caller, tenant: &str) -> AppResult<AccountInfo> {
+    pub async fn set_default_tenant(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+    ) -> AppResult<AccountInfo> {
         let (account, signed_into) = self.account_of(caller).await?;
         let account =
             account.ok_or_else(|| AppError::Forbidden("this user has no global account".into()))?;
-        let updated = self.app.store.set_default_tenant(account.id, tenant).await?;
+        let updated = self
+            .app
+            .store
+            .set_default_tenant(account.id, tenant)
+            .await?;
         self.info(Some(updated), signed_into).await
     }
 

@@ -103,19 +103,12 @@ impl Scope {
         }
     }
 
-    /// Grant only what you hold (SPEC §7): 403 when `after` confers a
-    /// permission, at a place, that `before` did not and this credential
-    /// does not hold there.
-    pub fn may_confer(
-        &self,
-        before: &BTreeSet<(Permission, Place)>,
-        after: &BTreeSet<(Permission, Place)>,
-    ) -> AppResult<()> {
+    /// Grant only what you hold (SPEC §7): 403 when a change confers a
+    /// permission, at a place, that this credential does not hold there.
+    pub fn may_confer(&self, conferred: &BTreeSet<(Permission, Place)>) -> AppResult<()> {
         self.authority
-            .may_confer(before, after)
-            .map_err(|NotHeld(p, place)| {
-                AppError::Forbidden(NotHeld(p, place).to_string())
-            })
+            .may_confer(conferred)
+            .map_err(|NotHeld(p, place)| AppError::Forbidden(NotHeld(p, place).to_string()))
     }
 }
 

@@ -1,8 +1,6 @@
 //! Machine credentials (API keys), devices and global accounts.
 
-use std::collections::BTreeSet;
-
-use roster_core::rules::authority::{conferred_by_key, conferred_by_user};
+use roster_core::rules::authority::{conferred_by_key, newly_conferred, user_grants};
 use roster_core::{secret, Account, ApiKey, ApiKeyGrant, Device, Permission};
 use roster_store::{Listed, NewApiKey, NewDevice, Page};
 use uuid::Uuid;
@@ -64,16 +62,19 @@ impl Credentials<'_> {
             ApiKeyGrant::Permissions(permissions) => conferred_by_key(permissions),
             ApiKeyGrant::User(user) => {
                 let user = self.app.store.get_user(scope.tenant(), *user).await?;
-                conferred_by_user(
-                    user.status,
-                    user.account_type,
-                    user.company_id,
-                    &user.roles,
-                    &user.store_ids,
+                newly_conferred(
+                    &[],
+                    &user_grants(
+                        user.status,
+                        user.account_type,
+                        user.company_id,
+                        &user.roles,
+                        &user.store_ids,
+                    ),
                 )
             }
         };
-        scope.may_confer(&BTreeSet::new(), &conferred)?;
+        scope.may_confer(&conferred)?;
         let (token, token_hash) = secret::new_token("rk");
         let key = self
             .app
@@ -154,11 +155,15 @@ impl Credentials<'_> {
     /// Creates a global account (admin token).
     pub async fn create_account(&self, caller: &Caller, draft: AccountDraft) -> AppResult<Account> {
         caller.require_admin()?;
-        let context = [&Some(draft.email.clone()), &draft.first_name, &draft.last_name]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let context = [
+            &Some(draft.email.clone()),
+            &draft.first_name,
+            &draft.last_name,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
         let password_hash = self.app.passwords.hash_new(draft.password, context).await?;
         Ok(self
             .app

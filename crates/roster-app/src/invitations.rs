@@ -50,10 +50,7 @@ impl Invitations<'_> {
         scope.require(Permission::ManageUsers)?;
         let tenant_role = tenant_role.unwrap_or(TenantRole::Access);
         let account_type = account_type.unwrap_or(AccountType::Regular);
-        scope.may_confer(
-            &Default::default(),
-            &conferred_by_invitation(tenant_role, account_type),
-        )?;
+        scope.may_confer(&conferred_by_invitation(tenant_role, account_type))?;
         let (token, token_hash) = secret::new_token("ri");
         let now = self.app.now().trunc_subsecs(3);
         let new = NewInvitation {
@@ -78,7 +75,11 @@ impl Invitations<'_> {
     /// Lists invitations (VIEW_USERS).
     pub async fn list(&self, scope: &Scope, page: &Page) -> AppResult<Listed<Invitation>> {
         scope.require(Permission::ViewUsers)?;
-        Ok(self.app.store.list_invitations(scope.tenant(), page).await?)
+        Ok(self
+            .app
+            .store
+            .list_invitations(scope.tenant(), page)
+            .await?)
     }
 
     /// Revokes a pending invitation (MANAGE_USERS).

@@ -34,9 +34,9 @@ pub use passwords::NewPassword;
 /// The inputs, filters and pages of the operations, as surfaces build them.
 pub mod input {
     pub use roster_store::{
-        CompanyPatch, ContactPatch, Listed, NewAccount, NewCompany, NewContact, NewOrder,
-        NewQuote, NewStore, NewTenant, NewUser, OrderPatch, Page, ProfilePatch, QuotePatch,
-        RecordFilter, StorePatch, UserFilter, UserPatch,
+        CompanyPatch, ContactPatch, Listed, NewAccount, NewCompany, NewContact, NewOrder, NewQuote,
+        NewStore, NewTenant, NewUser, OrderPatch, Page, ProfilePatch, QuotePatch, RecordFilter,
+        StorePatch, UserFilter, UserPatch,
     };
 }
 

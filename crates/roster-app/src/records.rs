@@ -2,9 +2,7 @@
 //! (VIEW_AUDIT).
 
 use roster_core::{AuditEvent, Order, Permission, Quote};
-use roster_store::{
-    Listed, NewOrder, NewQuote, OrderPatch, Page, QuotePatch, RecordFilter,
-};
+use roster_store::{Listed, NewOrder, NewQuote, OrderPatch, Page, QuotePatch, RecordFilter};
 use uuid::Uuid;
 
 use crate::caller::Scope;
@@ -53,7 +51,12 @@ impl Records<'_> {
     }
 
     /// Changes a quote; a locked quote refuses every change (409).
-    pub async fn update_quote(&self, scope: &Scope, id: Uuid, patch: QuotePatch) -> AppResult<Quote> {
+    pub async fn update_quote(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        patch: QuotePatch,
+    ) -> AppResult<Quote> {
         scope.require(Permission::ManageCommerces)?;
         Ok(self
             .app
@@ -90,7 +93,12 @@ impl Records<'_> {
             .await?)
     }
 
-    pub async fn update_order(&self, scope: &Scope, id: Uuid, patch: OrderPatch) -> AppResult<Order> {
+    pub async fn update_order(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        patch: OrderPatch,
+    ) -> AppResult<Order> {
         scope.require(Permission::ManageCommerces)?;
         Ok(self
             .app

@@ -194,7 +194,9 @@ impl SignIn<'_> {
                 Some(device.device.id),
             )
             .await?;
-        app.store.record_sign_in(&tenant, user.id, app.now()).await?;
+        app.store
+            .record_sign_in(&tenant, user.id, app.now())
+            .await?;
         Ok(token)
     }
 
@@ -216,14 +218,8 @@ impl SignIn<'_> {
         let Some(account) = throttle.verify(app, found, password).await? else {
             return Err(AppError::Unauthorized("wrong email or password".into()));
         };
-        self.issue(
-            SessionKind::Auth,
-            None,
-            account.id,
-            Some(account.id),
-            None,
-        )
-        .await
+        self.issue(SessionKind::Auth, None, account.id, Some(account.id), None)
+            .await
     }
 
     /// A B2B customer token (seed 002) for a customer's email and password
@@ -286,7 +282,13 @@ impl SignIn<'_> {
             ));
         }
         let (token, _) = self
-            .issue(SessionKind::Access, Some(tenant), user.id, Some(*account), None)
+            .issue(
+                SessionKind::Access,
+                Some(tenant),
+                user.id,
+                Some(*account),
+                None,
+            )
             .await?;
         app.store.record_sign_in(tenant, user.id, app.now()).await?;
         let user = app.store.get_user(tenant, user.id).await?;
@@ -304,18 +306,18 @@ impl SignIn<'_> {
                 ));
             }
         };
-        Ok(self.app.store.revoke_session(session, self.app.now()).await?)
+        Ok(self
+            .app
+            .store
+            .revoke_session(session, self.app.now())
+            .await?)
     }
 
     /// The public keys that verify Roster's tokens (a JSON Web Key Set).
     pub async fn jwks(&self) -> AppResult<serde_json::Value> {
         let config = &self.app.config;
         let longest = config.access_token_ttl.max(config.auth_token_ttl);
-        self.app
-            .tokens()
-            .await?
-            .jwks(self.app.now(), longest)
-            .await
+        self.app.tokens().await?.jwks(self.app.now(), longest).await
     }
 
     /// Starts a session and signs its token: the token and its lifetime.

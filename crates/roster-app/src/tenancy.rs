@@ -1,9 +1,7 @@
 //! Tenants, stores and companies.
 
 use roster_core::{Company, Permission, Store as StoreRecord, Tenant};
-use roster_store::{
-    CompanyPatch, Listed, NewCompany, NewStore, NewTenant, Page, StorePatch,
-};
+use roster_store::{CompanyPatch, Listed, NewCompany, NewStore, NewTenant, Page, StorePatch};
 use uuid::Uuid;
 
 use crate::caller::{Caller, Scope};
@@ -89,7 +87,11 @@ impl Tenancy<'_> {
 
     /// Reads a store by its code (any credential of the tenant).
     pub async fn get_store_by_code(&self, scope: &Scope, code: &str) -> AppResult<StoreRecord> {
-        Ok(self.app.store.get_store_by_code(scope.tenant(), code).await?)
+        Ok(self
+            .app
+            .store
+            .get_store_by_code(scope.tenant(), code)
+            .await?)
     }
 
     /// Reads a store by its code in a tenant named without a credential

@@ -91,10 +91,7 @@ pub fn generate_key(now: DateTime<Utc>) -> SigningKey {
 
 /// Adds a new signing key and retires the others: they stay published
 /// (JWKS) until the tokens they signed have expired.
-pub async fn rotate(
-    store: &dyn Store,
-    now: DateTime<Utc>,
-) -> AppResult<String> {
+pub async fn rotate(store: &dyn Store, now: DateTime<Utc>) -> AppResult<String> {
     let key = generate_key(now);
     let kid = key.kid.clone();
     store.add_signing_key(key, Some(now)).await?;
@@ -103,10 +100,7 @@ pub async fn rotate(
 
 impl Tokens {
     /// Loads the keys, making the first one if there is none.
-    pub async fn new(
-        store: Arc<dyn Store>,
-        now: DateTime<Utc>,
-    ) -> AppResult<Tokens> {
+    pub async fn new(store: Arc<dyn Store>, now: DateTime<Utc>) -> AppResult<Tokens> {
         if store.signing_keys().await?.is_empty() {
             store.add_signing_key(generate_key(now), None).await?;
         }
@@ -137,11 +131,7 @@ impl Tokens {
 
     /// Signs claims with the newest key (re-read at most once a minute, so a
     /// rotation by another process is picked up).
-    pub async fn sign(
-        &self,
-        claims: &Claims,
-        now: DateTime<Utc>,
-    ) -> AppResult<String> {
+    pub async fn sign(&self, claims: &Claims, now: DateTime<Utc>) -> AppResult<String> {
         if now - self.cached().1 > Duration::seconds(60) {
             self.reload(now).await?;
         }

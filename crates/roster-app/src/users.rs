@@ -3,10 +3,9 @@
 //! that the caller grants only what it holds, hashes a new password on the
 //! bounded pool, and writes with its audit event in one transaction.
 
-use std::collections::BTreeSet;
-
-use roster_core::rules::authority::{conferred_by_user, Place};
+use roster_core::rules::authority::{newly_conferred, user_grants};
 use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
+use roster_core::Grant;
 use roster_core::{CommerceRole, Contact, Permission, Target, User};
 use roster_store::{
     ContactPatch, Listed, NewContact, NewUser, Page, ProfilePatch, UserFilter, UserPatch,
@@ -68,8 +67,8 @@ impl App {
     }
 }
 
-fn confers(user: &NewUser) -> BTreeSet<(Permission, Place)> {
-    conferred_by_user(
+fn grants(user: &NewUser) -> Vec<Grant> {
+    user_grants(
         user.status,
         user.account_type,
         user.company_id,
@@ -78,8 +77,8 @@ fn confers(user: &NewUser) -> BTreeSet<(Permission, Place)> {
     )
 }
 
-fn confers_now(user: &User) -> BTreeSet<(Permission, Place)> {
-    conferred_by_user(
+fn grants_now(user: &User) -> Vec<Grant> {
+    user_grants(
         user.status,
         user.account_type,
         user.company_id,
@@ -169,7 +168,11 @@ impl Users<'_> {
         Ok(user)
     }
 
-    async fn hash(&self, password: Option<NewPassword>, profile: &roster_core::Profile) -> AppResult<Option<String>> {
+    async fn hash(
+        &self,
+        password: Option<NewPassword>,
+        profile: &roster_core::Profile,
+    ) -> AppResult<Option<String>> {
         match password {
             Some(password) => Ok(Some(
                 self.app
@@ -190,7 +193,7 @@ impl Users<'_> {
         password: Option<NewPassword>,
     ) -> AppResult<User> {
         right.require_write(scope)?;
-        scope.may_confer(&BTreeSet::new(), &confers(&new))?;
+        scope.may_confer(&newly_conferred(&[], &grants(&new)))?;
         new.password_hash = self.hash(password, &new.profile).await?;
         Ok(self
             .app
@@ -244,7 +247,7 @@ impl Users<'_> {
         password: Option<NewPassword>,
     ) -> AppResult<User> {
         let next = patch.clone().apply_to(&current);
-        scope.may_confer(&confers_now(&current), &confers(&next))?;
+        scope.may_confer(&newly_conferred(&grants_now(&current), &grants(&next)))?;
         patch.password_hash = self.hash(password, &next.profile).await?;
         Ok(self
             .app
@@ -326,8 +329,8 @@ impl Users<'_> {
             }
             _ => None,
         };
-        let before = existing.as_ref().map(confers_now).unwrap_or_default();
-        scope.may_confer(&before, &confers(&new))?;
+        let before = existing.as_ref().map(grants_now).unwrap_or_default();
+        scope.may_confer(&newly_conferred(&before, &grants(&new)))?;
         new.password_hash = self.hash(password, &new.profile).await?;
         Ok(self
             .app
@@ -359,14 +362,14 @@ impl Users<'_> {
         let current = self.load(scope, id, Some(within)).await?;
         let mut roles = current.roles.clone();
         roles.commerce.push(role);
-        let next = conferred_by_user(
+        let next = user_grants(
             current.status,
             current.account_type,
             current.company_id,
             &roles,
             &current.store_ids,
         );
-        scope.may_confer(&confers_now(&current), &next)?;
+        scope.may_confer(&newly_conferred(&grants_now(&current), &next))?;
         Ok(self
             .app
             .store

@@ -15,7 +15,9 @@ use roster_app::input::{NewUser, ProfilePatch, UserPatch};
 use roster_app::users::{CompanyDataChange, Right};
 use roster_app::{AppError, NewPassword, Scope};
 use roster_core::rules::company::Given;
-use roster_core::{validate, AccountType, FieldError, Permission, Profile, Roles, User, UserStatus};
+use roster_core::{
+    validate, AccountType, FieldError, Permission, Profile, Roles, User, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -11,13 +11,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use roster_core::{
-    validate, AccountType, CommerceRole, Contact, ContactType, Permission, Profile, Roles,
-    Source, User, UserStatus,
-};
 use roster_app::input::{ContactPatch, NewContact, NewUser, ProfilePatch, UserFilter, UserPatch};
 use roster_app::users::Right;
 use roster_app::Scope;
+use roster_core::{
+    validate, AccountType, CommerceRole, Contact, ContactType, Permission, Profile, Roles, Source,
+    User, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -175,7 +175,12 @@ async fn authorize(app: &AppState, caller: &Caller, headers: &HeaderMap) -> ApiR
         .await?)
 }
 
-async fn full_view(app: &AppState, scope: &Scope, commerce: Uuid, user: User) -> ApiResult<CommerceUser> {
+async fn full_view(
+    app: &AppState,
+    scope: &Scope,
+    commerce: Uuid,
+    user: User,
+) -> ApiResult<CommerceUser> {
     let contacts = app
         .users()
         .contacts_of(scope, Right::CompanyUsers, &[user.id])

@@ -3,8 +3,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_core::FieldError;
 use roster_app::AppError;
+use roster_core::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -205,10 +205,7 @@ fn account_info(info: Info) -> AccountInfo {
         .or_else(|| info.tenants.first().map(|t| t.uid.clone()))
         .unwrap_or_default();
     AccountInfo {
-        global_roles: info
-            .account
-            .map(|a| a.global_roles)
-            .unwrap_or_default(),
+        global_roles: info.account.map(|a| a.global_roles).unwrap_or_default(),
         default_tenant_uid,
         tenants: info
             .tenants
@@ -346,9 +343,7 @@ async fn update_tenant_account(
             validate::identifier(store).map_err(|m| ApiError::field("defaultStoreUid", m))?,
         )),
     };
-    let password = body
-        .password
-        .map(|raw| NewPassword::new(raw, "password"));
+    let password = body.password.map(|raw| NewPassword::new(raw, "password"));
     let given = |present: bool, value: Option<String>| present.then_some(value);
     let patch = UserPatch {
         profile: ProfilePatch {

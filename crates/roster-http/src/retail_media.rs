@@ -9,12 +9,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use roster_core::{
-    validate, AccountType, OrgRole, Profile, Roles, UserStatus,
-};
 use roster_app::input::{NewUser, ProfilePatch, UserPatch};
 use roster_app::users::Right;
 use roster_app::{AppError, NewPassword, Scope};
+use roster_core::{validate, AccountType, OrgRole, Profile, Roles, UserStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -127,7 +125,9 @@ async fn enter(app: &AppState, caller: &Caller, organisation: Uuid) -> ApiResult
     let tenant = match caller.own_tenant() {
         Some(tenant) => tenant.to_string(),
         None if matches!(caller, Caller::Admin) => {
-            app.tenancy().tenant_of_company(caller, organisation).await?
+            app.tenancy()
+                .tenant_of_company(caller, organisation)
+                .await?
         }
         None => {
             return Err(ApiError::Forbidden(

@@ -39,12 +39,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use roster_app::{App, Config, Secret};
 use roster_core::permission::evaluate;
 use roster_core::{
     AccountType, Actor, CommerceRole, CompanyKind, CompanyStatus, OrgRole, PartnerRole, Permission,
     PermissionScope, Profile, Roles, Source, Subject, Target, TenantRole, UserStatus,
 };
-use roster_app::{App, Config, Secret};
 use roster_store::{ConnectOptions, NewCompany, NewStore, NewTenant, NewUser, Store};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use roster_core::throttle::ThrottlePolicy;
 use roster_app::{App, Config, Secret};
+use roster_core::throttle::ThrottlePolicy;
 use roster_store::ConnectOptions;
 use tracing_subscriber::EnvFilter;
 

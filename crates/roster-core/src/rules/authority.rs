@@ -74,15 +74,19 @@ pub fn conferred(grants: &[Grant]) -> BTreeSet<(Permission, Place)> {
     out
 }
 
-/// What a user in a given state confers: nothing while it may not act, its
-/// roles' grants otherwise.
-pub fn conferred_by_user(
+/// The grants a user in a given state holds, as far as granting goes:
+/// nothing while it may not act; otherwise its tenant role, partner role on
+/// its stores, commerce roles in its company and account type. Organisation
+/// roles (seed 004) are left out: that surface lets whoever may manage an
+/// organisation's users set their organisation role (MANAGE_USERS, or
+/// MANAGE_ORG_USERS there), and they grant nothing outside the organisation.
+pub fn user_grants(
     status: UserStatus,
     account_type: AccountType,
     company_id: Option<Uuid>,
     roles: &Roles,
     store_ids: &[String],
-) -> BTreeSet<(Permission, Place)> {
+) -> Vec<Grant> {
     let subject = Subject {
         status,
         account_type,
@@ -90,15 +94,29 @@ pub fn conferred_by_user(
         tenant_role: roles.tenant,
         partner_role: roles.partner,
         commerce_roles: roles.commerce.clone(),
-        org_role: roles.org,
+        org_role: None,
         store_ids: store_ids.to_vec(),
         tenant_store_count: 0,
         tenant_company_count: 0,
     };
     if !subject.may_act() {
-        return BTreeSet::new();
+        return Vec::new();
     }
-    conferred(&grants_of(&subject))
+    grants_of(&subject)
+}
+
+/// What a change confers: every permission, at every place, of each grant
+/// the user holds after the change and did not hold before. A grant that
+/// changed (a role swapped for another, a store set widened or narrowed)
+/// counts whole: changing a user to a role or store set needs everything
+/// that role or set confers (SPEC §7).
+pub fn newly_conferred(before: &[Grant], after: &[Grant]) -> BTreeSet<(Permission, Place)> {
+    let new: Vec<Grant> = after
+        .iter()
+        .filter(|g| !before.contains(g))
+        .cloned()
+        .collect();
+    conferred(&new)
 }
 
 /// What a permission key listing `permissions` confers: each anywhere.
@@ -116,7 +134,13 @@ pub fn conferred_by_invitation(
         tenant: Some(tenant_role),
         ..Roles::default()
     };
-    conferred_by_user(UserStatus::Active, account_type, None, &roles, &[])
+    conferred(&user_grants(
+        UserStatus::Active,
+        account_type,
+        None,
+        &roles,
+        &[],
+    ))
 }
 
 impl Authority {
@@ -158,16 +182,10 @@ impl Authority {
         self.holds(permission, &target)
     }
 
-    /// Grant only what you hold: every permission in `after` that is not in
-    /// `before` (what the user or key already had) must be held by this
-    /// credential at the same place. Taking permissions away needs nothing
-    /// more than the call's own permission.
-    pub fn may_confer(
-        &self,
-        before: &BTreeSet<(Permission, Place)>,
-        after: &BTreeSet<(Permission, Place)>,
-    ) -> Result<(), NotHeld> {
-        for (permission, place) in after.difference(before) {
+    /// Grant only what you hold: every permission a change confers must be
+    /// held by this credential at the same place.
+    pub fn may_confer(&self, conferred: &BTreeSet<(Permission, Place)>) -> Result<(), NotHeld> {
+        for (permission, place) in conferred {
             if !self.holds_at(*permission, place) {
                 return Err(NotHeld(*permission, place.clone()));
             }
@@ -202,9 +220,9 @@ mod tests {
         }
     }
 
-    fn confers(role: Option<TenantRole>, stores: &[&str]) -> BTreeSet<(Permission, Place)> {
+    fn grants(role: Option<TenantRole>, stores: &[&str]) -> Vec<Grant> {
         let stores: Vec<String> = stores.iter().map(|s| s.to_string()).collect();
-        conferred_by_user(
+        user_grants(
             UserStatus::Active,
             AccountType::Regular,
             None,
@@ -213,28 +231,30 @@ mod tests {
         )
     }
 
+    fn confers(role: Option<TenantRole>, stores: &[&str]) -> BTreeSet<(Permission, Place)> {
+        newly_conferred(&[], &grants(role, stores))
+    }
+
     #[test]
     fn only_admin_makes_admin() {
         let admin = confers(Some(TenantRole::Admin), &[]);
-        let none = BTreeSet::new();
-        assert!(Authority::Everything.may_confer(&none, &admin).is_ok());
+        assert!(Authority::Everything.may_confer(&admin).is_ok());
         let admin_user = Authority::User(Box::new(subject(Some(TenantRole::Admin), &[])));
-        assert!(admin_user.may_confer(&none, &admin).is_ok());
+        assert!(admin_user.may_confer(&admin).is_ok());
         let manager = Authority::Permissions(vec![Permission::ManageUsers]);
-        assert!(manager.may_confer(&none, &admin).is_err());
+        assert!(manager.may_confer(&admin).is_err());
         let backoffice = Authority::User(Box::new(subject(Some(TenantRole::Backoffice), &[])));
-        assert!(backoffice.may_confer(&none, &admin).is_err());
+        assert!(backoffice.may_confer(&admin).is_err());
     }
 
     #[test]
     fn keys_grant_only_their_permissions() {
         let key = Authority::Permissions(vec![Permission::ManageApiKeys, Permission::ViewUsers]);
-        let none = BTreeSet::new();
         assert!(key
-            .may_confer(&none, &conferred_by_key(&[Permission::ViewUsers]))
+            .may_confer(&conferred_by_key(&[Permission::ViewUsers]))
             .is_ok());
         assert_eq!(
-            key.may_confer(&none, &conferred_by_key(&[Permission::ManageUsers])),
+            key.may_confer(&conferred_by_key(&[Permission::ManageUsers])),
             Err(NotHeld(Permission::ManageUsers, Place::Anywhere))
         );
     }
@@ -244,30 +264,35 @@ mod tests {
         // An ACCESS user on store a may not hand out USE_POS on store b, nor
         // on every store (an ACCESS user without stores).
         let cashier = Authority::User(Box::new(subject(Some(TenantRole::Access), &["a"])));
-        let none = BTreeSet::new();
         assert!(cashier
-            .may_confer(&none, &confers(Some(TenantRole::Access), &["a"]))
+            .may_confer(&confers(Some(TenantRole::Access), &["a"]))
             .is_ok());
         assert_eq!(
-            cashier.may_confer(&none, &confers(Some(TenantRole::Access), &["b"])),
+            cashier.may_confer(&confers(Some(TenantRole::Access), &["b"])),
             Err(NotHeld(Permission::UsePos, Place::Store("b".into())))
         );
         assert!(cashier
-            .may_confer(&none, &confers(Some(TenantRole::Access), &[]))
+            .may_confer(&confers(Some(TenantRole::Access), &[]))
             .is_err());
     }
 
     #[test]
-    fn keeping_or_removing_needs_nothing() {
+    fn keeping_or_removing_needs_nothing_but_a_new_role_counts_whole() {
         let nobody = Authority::Permissions(vec![Permission::ManageUsers]);
-        let admin = confers(Some(TenantRole::Admin), &[]);
-        assert!(nobody.may_confer(&admin, &admin).is_ok());
-        assert!(nobody.may_confer(&admin, &BTreeSet::new()).is_ok());
+        let admin = grants(Some(TenantRole::Admin), &[]);
+        assert!(nobody.may_confer(&newly_conferred(&admin, &admin)).is_ok());
+        assert!(nobody.may_confer(&newly_conferred(&admin, &[])).is_ok());
+        // ADMIN to ACCESS is a new role: it needs USE_POS on every store.
+        let access = grants(Some(TenantRole::Access), &[]);
+        assert_eq!(
+            nobody.may_confer(&newly_conferred(&admin, &access)),
+            Err(NotHeld(Permission::UsePos, Place::Anywhere))
+        );
     }
 
     #[test]
     fn reactivating_confers_again() {
-        let inactive = conferred_by_user(
+        let inactive = user_grants(
             UserStatus::Inactive,
             AccountType::Regular,
             None,
@@ -276,8 +301,9 @@ mod tests {
         );
         assert!(inactive.is_empty());
         let nobody = Authority::Permissions(vec![Permission::ManageUsers]);
+        let active = grants(Some(TenantRole::Admin), &[]);
         assert!(nobody
-            .may_confer(&inactive, &confers(Some(TenantRole::Admin), &[]))
+            .may_confer(&newly_conferred(&inactive, &active))
             .is_err());
     }
 
@@ -293,7 +319,7 @@ mod tests {
         assert!(full.contains(&(Permission::ManageDevices, Place::Anywhere)));
         let key = Authority::Permissions(vec![Permission::UsePos]);
         assert_eq!(
-            key.may_confer(&BTreeSet::new(), &full),
+            key.may_confer(&full),
             Err(NotHeld(Permission::ManageDevices, Place::Anywhere))
         );
     }

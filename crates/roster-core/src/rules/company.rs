@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn company_users_need_job_title_and_telephone() {
-        assert_eq!(check_company_data(&data(true, Some("Rep"), Some("1"), ALL)), Ok(()));
+        assert_eq!(
+            check_company_data(&data(true, Some("Rep"), Some("1"), ALL)),
+            Ok(())
+        );
         assert_eq!(
             check_company_data(&data(true, None, Some("1"), ALL)),
             Err(CompanyDataError::JobTitleRequired)
@@ -134,7 +137,10 @@ mod tests {
             company: true,
             ..Given::default()
         };
-        assert_eq!(check_company_data(&data(false, None, None, leaving)), Ok(()));
+        assert_eq!(
+            check_company_data(&data(false, None, None, leaving)),
+            Ok(())
+        );
     }
 
     #[test]

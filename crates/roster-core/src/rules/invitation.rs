@@ -100,9 +100,15 @@ mod tests {
         let now = Utc::now();
         let mut i = invitation(now);
         assert_eq!(i.state_at(now), InvitationState::Pending);
-        assert_eq!(i.state_at(now + Duration::days(7)), InvitationState::Expired);
+        assert_eq!(
+            i.state_at(now + Duration::days(7)),
+            InvitationState::Expired
+        );
         i.revoked_at = Some(now);
-        assert_eq!(i.state_at(now + Duration::days(8)), InvitationState::Revoked);
+        assert_eq!(
+            i.state_at(now + Duration::days(8)),
+            InvitationState::Revoked
+        );
         i.accepted_at = Some(now);
         assert_eq!(i.state_at(now), InvitationState::Accepted);
     }

@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Account, Validation};
 use roster_app::credentials::AccountDraft;
 use roster_app::NewPassword;
+use roster_core::{validate, Account, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -98,5 +98,7 @@ async fn get_account(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<AccountView>> {
-    Ok(axum::Json(app.credentials().get_account(&caller, id).await?.into()))
+    Ok(axum::Json(
+        app.credentials().get_account(&caller, id).await?.into(),
+    ))
 }

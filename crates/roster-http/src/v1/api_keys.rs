@@ -78,7 +78,9 @@ async fn create_api_key(
     Path(tenant): Path<String>,
     Json(body): Json<ApiKeyCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<ApiKeyCreated>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageApiKeys)
+        .await?;
     let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let grant = match (body.permissions, body.user_id) {
         (Some(mut permissions), None) => {
@@ -94,7 +96,10 @@ async fn create_api_key(
             ))
         }
     };
-    let issued = app.credentials().create_api_key(&scope, name, grant).await?;
+    let issued = app
+        .credentials()
+        .create_api_key(&scope, name, grant)
+        .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(ApiKeyCreated {
@@ -113,8 +118,13 @@ async fn list_api_keys(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<ApiKeyView>>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
-    let listed = app.credentials().list_api_keys(&scope, &query.page()?).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageApiKeys)
+        .await?;
+    let listed = app
+        .credentials()
+        .list_api_keys(&scope, &query.page()?)
+        .await?;
     Ok(axum::Json(List::from_listed(listed, ApiKeyView::from)))
 }
 
@@ -127,7 +137,9 @@ async fn delete_api_key(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageApiKeys).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageApiKeys)
+        .await?;
     app.credentials().delete_api_key(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Company, CompanyKind, CompanyStatus, Permission, Validation};
 use roster_app::input::{CompanyPatch, NewCompany};
+use roster_core::{validate, Company, CompanyKind, CompanyStatus, Permission, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -86,7 +86,9 @@ async fn create_company(
     Path(tenant): Path<String>,
     Json(body): Json<CompanyCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<CompanyView>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let mut v = Validation::new();
     let name = v.check("name", validate::text(&body.name, 255));
     let external_id = v.check_opt("external_id", body.external_id.as_deref(), external_id);
@@ -110,7 +112,9 @@ async fn list_companies(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<CompanyView>>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let listed = app.tenancy().list_companies(&scope, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, CompanyView::from)))
 }
@@ -124,9 +128,13 @@ async fn get_company(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<CompanyView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     scope.require(Permission::ManageCommerces)?;
-    Ok(axum::Json(app.tenancy().get_company(&scope, id).await?.into()))
+    Ok(axum::Json(
+        app.tenancy().get_company(&scope, id).await?.into(),
+    ))
 }
 
 /// Changes a company (MANAGE_COMMERCES).
@@ -139,7 +147,9 @@ async fn update_company(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<CompanyUpdate>,
 ) -> ApiResult<axum::Json<CompanyView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let mut v = Validation::new();
     let patch = CompanyPatch {
         kind: body.kind,
@@ -169,7 +179,9 @@ async fn delete_company(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     app.tenancy().delete_company(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -71,7 +71,9 @@ async fn create_device(
     Path(tenant): Path<String>,
     Json(body): Json<DeviceCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<DeviceCreated>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageDevices)
+        .await?;
     let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let store_id = body
         .store_id
@@ -99,8 +101,13 @@ async fn list_devices(
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<DeviceView>>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
-    let listed = app.credentials().list_devices(&scope, &query.page()?).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageDevices)
+        .await?;
+    let listed = app
+        .credentials()
+        .list_devices(&scope, &query.page()?)
+        .await?;
     Ok(axum::Json(List::from_listed(listed, DeviceView::from)))
 }
 
@@ -114,9 +121,9 @@ async fn revoke_device(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageDevices).await?;
-    app.credentials()
-        .revoke_device(&scope, id)
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageDevices)
         .await?;
+    app.credentials().revoke_device(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

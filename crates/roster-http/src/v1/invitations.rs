@@ -126,8 +126,6 @@ async fn revoke_invitation(
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
-    app.invitations()
-        .revoke(&scope, id)
-        .await?;
+    app.invitations().revoke(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

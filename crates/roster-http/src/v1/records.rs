@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Order, Permission, Quote, QuoteStatus, Validation};
 use roster_app::input::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter};
+use roster_core::{validate, Order, Permission, Quote, QuoteStatus, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -145,7 +145,9 @@ async fn create_quote(
     Path(tenant): Path<String>,
     Json(body): Json<QuoteCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<QuoteView>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let reference = reference(&body.reference).map_err(|m| ApiError::field("reference", m))?;
     let new = NewQuote {
         company_id: body.company_id,
@@ -165,7 +167,9 @@ async fn list_quotes(
     Path(tenant): Path<String>,
     Query(query): Query<RecordQuery>,
 ) -> ApiResult<axum::Json<List<QuoteView>>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let listed = app
         .records()
@@ -183,8 +187,12 @@ async fn get_quote(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<QuoteView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
-    Ok(axum::Json(app.records().get_quote(&scope, id).await?.into()))
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
+    Ok(axum::Json(
+        app.records().get_quote(&scope, id).await?.into(),
+    ))
 }
 
 /// Changes a quote; a locked quote answers 409 (MANAGE_COMMERCES).
@@ -197,7 +205,9 @@ async fn update_quote(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<QuoteUpdate>,
 ) -> ApiResult<axum::Json<QuoteView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let mut v = Validation::new();
     let patch = QuotePatch {
         reference: v.check_opt("reference", body.reference.as_deref(), reference),
@@ -205,10 +215,7 @@ async fn update_quote(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.records()
-            .update_quote(&scope, id, patch)
-            .await?
-            .into(),
+        app.records().update_quote(&scope, id, patch).await?.into(),
     ))
 }
 
@@ -221,7 +228,9 @@ async fn create_order(
     Path(tenant): Path<String>,
     Json(body): Json<OrderCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<OrderView>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let mut v = Validation::new();
     let reference = v.check("reference", reference(&body.reference));
     let status = v.check(
@@ -248,7 +257,9 @@ async fn list_orders(
     Path(tenant): Path<String>,
     Query(query): Query<RecordQuery>,
 ) -> ApiResult<axum::Json<List<OrderView>>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let listed = app
         .records()
@@ -266,8 +277,12 @@ async fn get_order(
     caller: Caller,
     Path((tenant, id)): Path<(String, Uuid)>,
 ) -> ApiResult<axum::Json<OrderView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
-    Ok(axum::Json(app.records().get_order(&scope, id).await?.into()))
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
+    Ok(axum::Json(
+        app.records().get_order(&scope, id).await?.into(),
+    ))
 }
 
 /// Changes an order's reference or status (MANAGE_COMMERCES).
@@ -280,7 +295,9 @@ async fn update_order(
     Path((tenant, id)): Path<(String, Uuid)>,
     Json(body): Json<OrderUpdate>,
 ) -> ApiResult<axum::Json<OrderView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageCommerces).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageCommerces)
+        .await?;
     let mut v = Validation::new();
     let patch = OrderPatch {
         reference: v.check_opt("reference", body.reference.as_deref(), reference),
@@ -288,9 +305,6 @@ async fn update_order(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.records()
-            .update_order(&scope, id, patch)
-            .await?
-            .into(),
+        app.records().update_order(&scope, id, patch).await?.into(),
     ))
 }

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Permission, Store, Validation};
 use roster_app::input::{NewStore, StorePatch};
+use roster_core::{validate, Permission, Store, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -73,7 +73,9 @@ async fn create_store(
     Path(tenant): Path<String>,
     Json(body): Json<StoreCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<StoreView>)> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageStores)
+        .await?;
     let mut v = Validation::new();
     let id = match body.id {
         Some(id) => v.check("id", validate::identifier(&id)),
@@ -115,7 +117,9 @@ async fn get_store(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<StoreView>> {
     let scope = app.enter(&caller, &tenant).await?;
-    Ok(axum::Json(app.tenancy().get_store(&scope, &id).await?.into()))
+    Ok(axum::Json(
+        app.tenancy().get_store(&scope, &id).await?.into(),
+    ))
 }
 
 /// Changes a store's code or name (MANAGE_STORES).
@@ -128,7 +132,9 @@ async fn update_store(
     Path((tenant, id)): Path<(String, String)>,
     Json(body): Json<StoreUpdate>,
 ) -> ApiResult<axum::Json<StoreView>> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageStores)
+        .await?;
     let mut v = Validation::new();
     let patch = StorePatch {
         code: v.check_opt("code", body.code.as_deref(), validate::store_code),
@@ -136,10 +142,7 @@ async fn update_store(
     };
     v.finish().map_err(ApiError::fields)?;
     Ok(axum::Json(
-        app.tenancy()
-            .update_store(&scope, &id, patch)
-            .await?
-            .into(),
+        app.tenancy().update_store(&scope, &id, patch).await?.into(),
     ))
 }
 
@@ -152,7 +155,9 @@ async fn delete_store(
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let scope = app.scope(&caller, &tenant, Permission::ManageStores).await?;
+    let scope = app
+        .scope(&caller, &tenant, Permission::ManageStores)
+        .await?;
     app.tenancy().delete_store(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Tenant};
 use roster_app::input::NewTenant;
+use roster_core::{validate, Tenant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -83,10 +83,7 @@ async fn list_tenants(
     caller: Caller,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<TenantView>>> {
-    let listed = app
-        .tenancy()
-        .list_tenants(&caller, &query.page()?)
-        .await?;
+    let listed = app.tenancy().list_tenants(&caller, &query.page()?).await?;
     Ok(axum::Json(List::from_listed(listed, TenantView::from)))
 }
 

@@ -4,13 +4,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use roster_app::input::{NewUser, ProfilePatch, UserFilter, UserPatch};
+use roster_app::users::Right;
+use roster_app::NewPassword;
 use roster_core::{
     validate, AccountType, CommerceRole, OrgRole, PartnerRole, Permission, Profile, Roles, Source,
     TenantRole, User, UserStatus,
 };
-use roster_app::input::{NewUser, ProfilePatch, UserFilter, UserPatch};
-use roster_app::users::Right;
-use roster_app::NewPassword;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -952,7 +952,8 @@ fn permission_cases(w: &World, v: &Victims, run: &str) -> Vec<Case> {
             Perm("MANAGE_API_KEYS"),
             Method::POST,
             format!("{t}/api-keys"),
-            Some(json!({"name": run, "permissions": ["VIEW_USERS"]})),
+            // A key grants only what it holds (SPEC §7): here its own permission.
+            Some(json!({"name": run, "permissions": ["MANAGE_API_KEYS"]})),
             201,
         ),
         case(
@@ -994,7 +995,8 @@ fn permission_cases(w: &World, v: &Victims, run: &str) -> Vec<Case> {
             Perm("MANAGE_USERS"),
             Method::POST,
             format!("{t}/invitations"),
-            Some(json!({"email": format!("invitee-{run}@example.com"), "tenant_role": "ACCESS"})),
+            // BLOCKED confers nothing, so MANAGE_USERS alone may invite it.
+            Some(json!({"email": format!("invitee-{run}@example.com"), "tenant_role": "BLOCKED"})),
             201,
         ),
         case(
