@@ -3,8 +3,8 @@
 //! Each test gets its own database: a fresh SQLite file, or a fresh
 //! PostgreSQL database created on the server named by
 //! `ROSTER_TEST_DATABASE_URL` and dropped afterwards. Without that variable
-//! the PostgreSQL half of the suite says so loudly and skips; with it set and
-//! the server unreachable, it fails.
+//! the PostgreSQL half fails, naming it, unless `ROSTER_TEST_SKIP_POSTGRES=1`
+//! asks to skip it; with it set and the server unreachable, it fails.
 
 // Not every test module uses every helper.
 #![allow(dead_code)]
@@ -55,20 +55,26 @@ macro_rules! on_both_engines {
     };
 }
 
-/// The PostgreSQL server for tests, or `None` (announced once) to skip.
+/// The PostgreSQL server for tests. Unset, the suite fails naming the
+/// variable, unless `ROSTER_TEST_SKIP_POSTGRES=1` asks to skip the PostgreSQL
+/// half (announced once, loudly): a green run never hides a skipped half.
 pub fn postgres_url() -> Option<String> {
     static WARNED: std::sync::Once = std::sync::Once::new();
     match std::env::var("ROSTER_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => {
+        _ if std::env::var("ROSTER_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
             WARNED.call_once(|| {
                 eprintln!(
-                    "\n*** ROSTER_TEST_DATABASE_URL is not set: SKIPPING every PostgreSQL test. ***\n\
-                     *** Set it (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run them. ***\n"
+                    "\n*** ROSTER_TEST_SKIP_POSTGRES=1: SKIPPING every PostgreSQL test. ***\n"
                 )
             });
             None
         }
+        _ => panic!(
+            "ROSTER_TEST_DATABASE_URL is not set: set it to a PostgreSQL server \
+             (e.g. postgres://postgres@127.0.0.1:5432/postgres), or set \
+             ROSTER_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half"
+        ),
     }
 }
 
