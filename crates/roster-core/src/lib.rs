@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod permission;
+pub mod rules;
 pub mod secret;
 pub mod throttle;
 pub mod validate;
