@@ -19,6 +19,7 @@ mod audit;
 mod check;
 mod contacts;
 mod credentials;
+mod hierarchy;
 mod page;
 mod records;
 mod tenants;

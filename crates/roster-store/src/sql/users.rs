@@ -4,18 +4,22 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::audit::audit;
+use super::hierarchy;
 use super::page::{after_number, paged};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
-use super::{exists, invalid, lock_tenant, next_number, now, opt_uuid, uuid, Conn, Db, SqlStore};
+use super::{exists, invalid, lock_tenant, next_number, now, uuid, Conn, Db, SqlStore};
 use crate::{Listed, NewUser, Page, Result, StoreError, UserFilter, UserPatch, UserStore};
 
 /// Checks what a user refers to against its tenant: company, parent (same
-/// company, no cycle), stores, account, and that company roles have a company.
+/// company, no cycle, bounded depth), stores, account, and that company roles
+/// have a company. `moved` says the user is new or its parent or company
+/// changes, so the hierarchy must be checked (and locked) again.
 pub(super) async fn check_user_references(
     conn: &mut Conn,
     tenant: &str,
     id: Uuid,
     user: &NewUser,
+    moved: bool,
 ) -> Result<()> {
     if let Some(company) = user.company_id {
         let sql = "SELECT 1 FROM companies WHERE tenant_id = $1 AND id = $2";
@@ -36,35 +40,7 @@ pub(super) async fn check_user_references(
         ));
     }
     if let Some(parent) = user.parent_id {
-        if parent == id {
-            return Err(invalid("parent_id", "a user cannot be its own parent"));
-        }
-        let found = fetch_user(conn, tenant, parent, false)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => StoreError::NotFound("parent user"),
-                e => e,
-            })?;
-        if user.company_id.is_none() || found.company_id != user.company_id {
-            return Err(invalid("parent_id", "must be a user of the same company"));
-        }
-        // Walk up from the parent: reaching this user again would make a cycle.
-        let mut cursor = found.parent_id;
-        while let Some(ancestor) = cursor {
-            if ancestor == id {
-                return Err(invalid(
-                    "parent_id",
-                    "would make the company hierarchy a cycle",
-                ));
-            }
-            let sql = "SELECT parent_id FROM users WHERE tenant_id = $1 AND id = $2";
-            let next: Option<Option<String>> = sqlx::query_scalar(sql)
-                .bind(tenant)
-                .bind(ancestor.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            cursor = opt_uuid(next.flatten())?;
-        }
+        hierarchy::check_parent(conn, tenant, id, user.company_id, parent, moved).await?;
     }
     let store_sql = "SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2";
     for store in user.default_store_id.iter().chain(user.store_ids.iter()) {
@@ -209,7 +185,7 @@ pub(super) async fn insert_user(
     actor: &Actor,
 ) -> Result<User> {
     let id = Uuid::now_v7();
-    check_user_references(conn, tenant, id, new).await?;
+    check_user_references(conn, tenant, id, new, true).await?;
     let number = next_number(conn, tenant, "user").await?;
     let at = now();
     let placeholders: Vec<String> = (3..3 + USER_WRITE_COLUMNS.len())
@@ -274,7 +250,8 @@ pub(super) async fn apply_user_patch(
 ) -> Result<User> {
     let current = fetch_user(conn, tenant, id, true).await?;
     let next = patch.apply_to(&current);
-    check_user_references(conn, tenant, id, &next).await?;
+    let moved = next.parent_id != current.parent_id || next.company_id != current.company_id;
+    check_user_references(conn, tenant, id, &next, moved).await?;
     let leaves_company = next.company_id != current.company_id;
     let deactivated = current.status == UserStatus::Active && next.status == UserStatus::Inactive;
     if leaves_company || deactivated {
