@@ -8,6 +8,7 @@ mod bad_input;
 mod check;
 mod commerce;
 mod credentials;
+mod hierarchy;
 mod isolation;
 mod ops;
 mod partner;
