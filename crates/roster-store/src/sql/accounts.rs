@@ -1,3 +1,5 @@
+//! Accounts, signing in to a tenant's user, and invitations: [`AccountStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{

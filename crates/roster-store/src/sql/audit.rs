@@ -1,3 +1,5 @@
+//! The audit log: the append every change makes, and [`AuditStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::{Actor, AuditEvent};

@@ -1,3 +1,5 @@
+//! The facts of a permission check, in one round trip: [`CheckStore`].
+
 use async_trait::async_trait;
 use roster_core::{AccountType, Subject, UserStatus};
 use uuid::Uuid;

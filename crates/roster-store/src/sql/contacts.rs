@@ -1,3 +1,5 @@
+//! Contacts of users, one primary per type: [`ContactStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::{validate, Actor, Contact, ContactType, Source};

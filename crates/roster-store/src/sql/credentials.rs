@@ -1,3 +1,6 @@
+//! API keys, devices, sessions, signing keys and sign-in throttles:
+//! [`CredentialStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::{Actor, ApiKey, ApiKeyGrant, Device, Session, SessionKind, SigningKey};

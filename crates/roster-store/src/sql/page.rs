@@ -1,3 +1,6 @@
+//! Paging: cut a `limit + 1` fetch to a page, and the one query every
+//! tenant list shares.
+
 use sqlx::QueryBuilder;
 
 use super::Db;

@@ -1,3 +1,5 @@
+//! Quotes and orders of companies: [`RecordStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::{Actor, Order, Quote, QuoteStatus};

@@ -1,3 +1,5 @@
+//! Tenants, their stores and companies, per-tenant numbering: [`TenantStore`].
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::{Actor, Company, CompanyKind, CompanyStatus, Store as StoreRecord, Tenant};

@@ -1,3 +1,5 @@
+//! Reading users: their rows, roles and store access, in batches.
+
 use chrono::{DateTime, Utc};
 use roster_core::{
     AccountType, CommerceRole, OrgRole, PartnerRole, Profile, Roles, Source, TenantRole, User,

@@ -1,3 +1,5 @@
+//! Users: references, roles and stores, writes, re-parenting: [`UserStore`].
+
 use async_trait::async_trait;
 use roster_core::{Actor, CommerceRole, User, UserStatus};
 use sqlx::QueryBuilder;
