@@ -9,6 +9,7 @@ mod check;
 mod commerce;
 mod credentials;
 mod grants;
+mod hierarchy;
 mod isolation;
 mod ops;
 mod partner;

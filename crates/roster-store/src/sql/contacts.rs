@@ -1,0 +1,269 @@
+//! Contacts of users, one primary per type: [`ContactStore`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::{validate, Actor, Contact, ContactType, Source};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use super::audit::audit;
+use super::user_rows::fetch_user;
+use super::users::touch_user;
+use super::{invalid, now, uuid, word, Conn, Db, SqlStore};
+use crate::{ContactPatch, ContactStore, NewContact, Result, StoreError};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ContactRow {
+    pub(super) id: String,
+    pub(super) user_id: String,
+    pub(super) contact_type: String,
+    pub(super) value: String,
+    pub(super) source: String,
+    pub(super) is_primary: bool,
+    pub(super) is_active: bool,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Self> {
+        Ok(Contact {
+            id: uuid(&r.id)?,
+            user_id: uuid(&r.user_id)?,
+            contact_type: word(&r.contact_type, ContactType::parse)?,
+            value: r.value,
+            source: word(&r.source, Source::parse)?,
+            is_primary: r.is_primary,
+            is_active: r.is_active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+pub(super) const CONTACT_COLUMNS: &str =
+    "id, user_id, contact_type, value, source, is_primary, is_active, created_at, updated_at";
+
+pub(super) async fn fetch_contact(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    id: Uuid,
+) -> Result<Contact> {
+    let sql = format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND user_id = $2 AND id = $3"
+    );
+    sqlx::query_as::<_, ContactRow>(&sql)
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("contact"))?
+        .try_into()
+}
+
+/// Unsets the user's primary contact of a type (but `keep`), so another can
+/// take its place in the same transaction.
+pub(super) async fn unset_primary(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    contact_type: ContactType,
+    keep: Option<Uuid>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET is_primary = $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND user_id = $2 AND contact_type = $3 \
+           AND is_primary = $6 AND id <> $7",
+    )
+    .bind(tenant)
+    .bind(user.to_string())
+    .bind(contact_type.as_str())
+    .bind(false)
+    .bind(now())
+    .bind(true)
+    .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Checks a contact value against its type, reporting under `value`.
+pub(super) fn checked_contact_value(contact_type: ContactType, value: &str) -> Result<String> {
+    validate::contact_value(contact_type, value).map_err(|m| invalid("value", &m))
+}
+
+#[async_trait]
+impl ContactStore for SqlStore {
+    async fn contacts_of(&self, tenant: &str, users: &[Uuid]) -> Result<Vec<Contact>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = "
+        ));
+        q.push_bind(tenant).push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for user in users {
+            ids.push_bind(user.to_string());
+        }
+        q.push(") ORDER BY id");
+        let rows: Vec<ContactRow> = q.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter().map(Contact::try_from).collect()
+    }
+
+    async fn add_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        new: NewContact,
+        actor: &Actor,
+    ) -> Result<Contact> {
+        let value = checked_contact_value(new.contact_type, &new.value)?;
+        let mut tx = self.write.begin().await?;
+        // Locking the user serialises every contact change of that user.
+        fetch_user(&mut tx, tenant, user, true).await?;
+        if new.is_primary {
+            unset_primary(&mut tx, tenant, user, new.contact_type, None).await?;
+        }
+        let id = Uuid::now_v7();
+        let at = now();
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, \
+             source, is_primary, is_active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(new.contact_type.as_str())
+        .bind(&value)
+        .bind(validate::contact_key(new.contact_type, &value))
+        .bind(new.source.as_str())
+        .bind(new.is_primary)
+        .bind(true)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "contact.added",
+            &format!("user:{user}"),
+            &format!("{} contact {id}", new.contact_type),
+        )
+        .await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn update_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        patch: ContactPatch,
+        actor: &Actor,
+    ) -> Result<Contact> {
+        let mut tx = self.write.begin().await?;
+        fetch_user(&mut tx, tenant, user, true).await?;
+        let current = fetch_contact(&mut tx, tenant, user, id).await?;
+        let contact_type = patch.contact_type.unwrap_or(current.contact_type);
+        let value = checked_contact_value(
+            contact_type,
+            patch.value.as_deref().unwrap_or(&current.value),
+        )?;
+        let is_active = patch.is_active.unwrap_or(current.is_active);
+        if patch.is_primary == Some(true) && !is_active {
+            return Err(StoreError::Conflict(
+                "an inactive contact cannot be primary".into(),
+            ));
+        }
+        // An inactive contact is never primary; a retyped one leaves its old type's primary.
+        let is_primary = is_active
+            && patch
+                .is_primary
+                .unwrap_or(current.is_primary && contact_type == current.contact_type);
+        if is_primary {
+            unset_primary(&mut tx, tenant, user, contact_type, Some(id)).await?;
+        }
+        sqlx::query(
+            "UPDATE contacts SET contact_type = $4, value = $5, value_key = $6, source = $7, \
+             is_primary = $8, is_active = $9, updated_at = $10 \
+             WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+        )
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .bind(contact_type.as_str())
+        .bind(&value)
+        .bind(validate::contact_key(contact_type, &value))
+        .bind(patch.source.unwrap_or(current.source).as_str())
+        .bind(is_primary)
+        .bind(is_active)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "contact.updated",
+            &format!("user:{user}"),
+            &format!("contact {id}"),
+        )
+        .await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn set_primary_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Contact> {
+        let mut tx = self.write.begin().await?;
+        fetch_user(&mut tx, tenant, user, true).await?;
+        let current = fetch_contact(&mut tx, tenant, user, id).await?;
+        if !current.is_active {
+            return Err(StoreError::Conflict(
+                "an inactive contact cannot be primary".into(),
+            ));
+        }
+        unset_primary(&mut tx, tenant, user, current.contact_type, Some(id)).await?;
+        sqlx::query(
+            "UPDATE contacts SET is_primary = $4, updated_at = $5 WHERE tenant_id = $1 \
+                     AND user_id = $2 AND id = $3",
+        )
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .bind(true)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, user).await?;
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "contact.primary_set",
+            &format!("user:{user}"),
+            &format!("contact {id}"),
+        )
+        .await?;
+        let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+}

@@ -1,0 +1,601 @@
+//! Users: references, roles and stores, writes, re-parenting: [`UserStore`].
+
+use async_trait::async_trait;
+use roster_core::{Actor, CommerceRole, User, UserStatus};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use super::audit::audit;
+use super::hierarchy;
+use super::page::{after_number, paged};
+use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
+use super::{exists, invalid, lock_tenant, next_number, now, uuid, Conn, Db, SqlStore};
+use crate::{Listed, NewUser, Page, Result, StoreError, UserFilter, UserPatch, UserStore};
+
+/// Checks what a user refers to against its tenant: company, parent (same
+/// company, no cycle, bounded depth), stores, account, and that company roles
+/// have a company. `moved` says the user is new or its parent or company
+/// changes, so the hierarchy must be checked (and locked) again.
+pub(super) async fn check_user_references(
+    conn: &mut Conn,
+    tenant: &str,
+    id: Uuid,
+    user: &NewUser,
+    moved: bool,
+) -> Result<()> {
+    if let Some(company) = user.company_id {
+        let sql = "SELECT 1 FROM companies WHERE tenant_id = $1 AND id = $2";
+        if !exists(conn, sql, tenant, &company.to_string()).await? {
+            return Err(StoreError::NotFound("company"));
+        }
+    }
+    if !user.roles.commerce.is_empty() && user.company_id.is_none() {
+        return Err(invalid(
+            "roles",
+            "commerce roles need the user to have a company_id",
+        ));
+    }
+    if user.roles.org.is_some() && user.company_id.is_none() {
+        return Err(invalid(
+            "org_role",
+            "an organisation role needs the user to have a company_id",
+        ));
+    }
+    if let Some(parent) = user.parent_id {
+        hierarchy::check_parent(conn, tenant, id, user.company_id, parent, moved).await?;
+    }
+    let store_sql = "SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2";
+    for store in user.default_store_id.iter().chain(user.store_ids.iter()) {
+        if !exists(conn, store_sql, tenant, store).await? {
+            return Err(StoreError::NotFound("store"));
+        }
+    }
+    if let Some(account) = user.account_id {
+        let found = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+            .bind(account.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound("account"));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a user's role assignments and store access with `user`'s.
+pub(super) async fn write_roles_and_stores(
+    conn: &mut Conn,
+    tenant: &str,
+    id: Uuid,
+    user: &NewUser,
+) -> Result<()> {
+    let id = id.to_string();
+    sqlx::query("DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    let company = user.company_id.map(|c| c.to_string()).unwrap_or_default();
+    let mut assignments: Vec<(&str, &str, &str, &str)> = Vec::new();
+    if let Some(r) = user.roles.tenant {
+        assignments.push(("tenant", r.as_str(), "tenant", ""));
+    }
+    if let Some(r) = user.roles.partner {
+        assignments.push(("partner", r.as_str(), "tenant", ""));
+    }
+    for r in &user.roles.commerce {
+        assignments.push(("commerce", r.as_str(), "company", &company));
+    }
+    if let Some(r) = user.roles.org {
+        assignments.push(("org", r.as_str(), "company", &company));
+    }
+    for (vocabulary, role, scope_kind, scope_id) in assignments {
+        sqlx::query(
+            "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
+             scope_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&id)
+        .bind(vocabulary)
+        .bind(role)
+        .bind(scope_kind)
+        .bind(scope_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM user_stores WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    for store in &user.store_ids {
+        sqlx::query(
+            "INSERT INTO user_stores (tenant_id, user_id, store_id) VALUES ($1, $2, $3) ON \
+             CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&id)
+        .bind(store)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Binds the writable columns of a user in the order of [`USER_WRITE_COLUMNS`].
+macro_rules! bind_user_columns {
+    ($query:expr, $user:expr) => {{
+        let u = $user;
+        let p = &u.profile;
+        $query
+            .bind(u.company_id.map(|c| c.to_string()))
+            .bind(u.parent_id.map(|c| c.to_string()))
+            .bind(p.name.clone())
+            .bind(p.first_name.clone())
+            .bind(p.middle_name.clone())
+            .bind(p.last_name.clone())
+            .bind(p.display_name.clone())
+            .bind(p.email.clone())
+            .bind(p.email.as_deref().map(roster_core::validate::email_key))
+            .bind(p.login.clone())
+            .bind(p.user_code.clone())
+            .bind(p.mobile.clone())
+            .bind(p.country_code.clone())
+            .bind(p.telephone.clone())
+            .bind(p.job_title.clone())
+            .bind(p.language_code.clone())
+            .bind(u.external_id.clone())
+            .bind(u.source.map(|s| s.as_str()))
+            .bind(u.status.as_str())
+            .bind(u.account_type.as_str())
+            .bind(u.default_store_id.clone())
+            .bind(u.account_id.map(|a| a.to_string()))
+    }};
+}
+
+/// The columns `bind_user_columns!` binds, as `$3` to `$24`.
+pub(super) const USER_WRITE_COLUMNS: [&str; 22] = [
+    "company_id",
+    "parent_id",
+    "name",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "display_name",
+    "email",
+    "email_key",
+    "login",
+    "user_code",
+    "mobile",
+    "country_code",
+    "telephone",
+    "job_title",
+    "language_code",
+    "external_id",
+    "source",
+    "status",
+    "account_type",
+    "default_store_id",
+    "account_id",
+];
+
+pub(super) async fn insert_user(
+    conn: &mut Conn,
+    tenant: &str,
+    new: &NewUser,
+    actor: &Actor,
+) -> Result<User> {
+    let id = Uuid::now_v7();
+    check_user_references(conn, tenant, id, new, true).await?;
+    let number = next_number(conn, tenant, "user").await?;
+    let at = now();
+    let placeholders: Vec<String> = (3..3 + USER_WRITE_COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, {}, ${}, ${}, ${}, ${})",
+        USER_WRITE_COLUMNS.join(", "),
+        placeholders.join(", "),
+        3 + USER_WRITE_COLUMNS.len(),
+        4 + USER_WRITE_COLUMNS.len(),
+        5 + USER_WRITE_COLUMNS.len(),
+        6 + USER_WRITE_COLUMNS.len(),
+    );
+    let query = sqlx::query(&sql).bind(tenant).bind(id.to_string());
+    bind_user_columns!(query, new)
+        .bind(number)
+        .bind(new.password_hash.clone())
+        .bind(at)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    write_roles_and_stores(conn, tenant, id, new).await?;
+    audit(
+        conn,
+        tenant,
+        actor,
+        "user.created",
+        &format!("user:{id}"),
+        &format!("created user #{number}"),
+    )
+    .await?;
+    fetch_user(conn, tenant, id, false).await
+}
+
+/// Moves the children of `id` to `new_parent` (seed 002's re-parenting).
+pub(super) async fn reassign_children_to_parent(
+    conn: &mut Conn,
+    tenant: &str,
+    id: Uuid,
+    new_parent: Option<Uuid>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET parent_id = $3, updated_at = $4 WHERE tenant_id = $1 AND parent_id = $2",
+    )
+    .bind(tenant)
+    .bind(id.to_string())
+    .bind(new_parent.map(|p| p.to_string()))
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn apply_user_patch(
+    conn: &mut Conn,
+    tenant: &str,
+    id: Uuid,
+    patch: UserPatch,
+    actor: &Actor,
+) -> Result<User> {
+    let current = fetch_user(conn, tenant, id, true).await?;
+    let next = patch.apply_to(&current);
+    let moved = next.parent_id != current.parent_id || next.company_id != current.company_id;
+    check_user_references(conn, tenant, id, &next, moved).await?;
+    let leaves_company = next.company_id != current.company_id;
+    let deactivated = current.status == UserStatus::Active && next.status == UserStatus::Inactive;
+    if leaves_company || deactivated {
+        reassign_children_to_parent(conn, tenant, id, current.parent_id).await?;
+    }
+    let n = USER_WRITE_COLUMNS.len();
+    let sets: Vec<String> = USER_WRITE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 3))
+        .collect();
+    let sql = format!(
+        "UPDATE users SET {}, password_hash = COALESCE(${}, password_hash), updated_at = ${} \
+         WHERE tenant_id = $1 AND id = $2",
+        sets.join(", "),
+        n + 3,
+        n + 4
+    );
+    let query = sqlx::query(&sql).bind(tenant).bind(id.to_string());
+    bind_user_columns!(query, &next)
+        .bind(next.password_hash.clone())
+        .bind(now())
+        .execute(&mut *conn)
+        .await?;
+    write_roles_and_stores(conn, tenant, id, &next).await?;
+    let mut changed = Vec::new();
+    if next.password_hash.is_some() {
+        changed.push("password");
+    }
+    if deactivated {
+        changed.push("deactivated");
+    }
+    if leaves_company {
+        changed.push("company changed");
+    }
+    let summary = if changed.is_empty() {
+        "updated".to_string()
+    } else {
+        format!("updated ({})", changed.join(", "))
+    };
+    audit(
+        conn,
+        tenant,
+        actor,
+        "user.updated",
+        &format!("user:{id}"),
+        &summary,
+    )
+    .await?;
+    fetch_user(conn, tenant, id, false).await
+}
+
+pub(super) async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Result<()> {
+    sqlx::query("UPDATE users SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(now())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = insert_user(&mut tx, tenant, &new, actor).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn get_user(&self, tenant: &str, id: Uuid) -> Result<User> {
+        let mut conn = self.read.acquire().await?;
+        fetch_user(&mut conn, tenant, id, false).await
+    }
+
+    async fn get_user_by_number(&self, tenant: &str, number: i64) -> Result<User> {
+        let mut conn = self.read.acquire().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND number = $2");
+        let rows: Vec<UserRow> = sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(number)
+            .fetch_all(&mut *conn)
+            .await?;
+        users_from_rows(&mut conn, tenant, rows)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound("user"))
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &str,
+        filter: &UserFilter,
+        page: &Page,
+    ) -> Result<Listed<User>> {
+        let mut conn = self.read.acquire().await?;
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = "
+        ));
+        q.push_bind(tenant.to_string());
+        if let Some(email) = &filter.email {
+            q.push(" AND email_key = ")
+                .push_bind(roster_core::validate::email_key(email));
+        }
+        if let Some(external_id) = &filter.external_id {
+            q.push(" AND external_id = ").push_bind(external_id.clone());
+        }
+        if let Some(number) = filter.number {
+            q.push(" AND number = ").push_bind(number);
+        }
+        if let Some(role) = &filter.role {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
+                    users.tenant_id AND r.user_id = users.id AND r.role = ",
+            )
+            .push_bind(role.clone())
+            .push(")");
+        }
+        if let Some(store) = &filter.store_id {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM user_stores s WHERE s.tenant_id = users.tenant_id \
+                    AND s.user_id = users.id AND s.store_id = ",
+            )
+            .push_bind(store.clone())
+            .push(")");
+        }
+        if let Some(company) = filter.company_id {
+            q.push(" AND company_id = ").push_bind(company.to_string());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(text) = &filter.q {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            q.push(" AND (");
+            for (i, column) in [
+                "name",
+                "first_name",
+                "last_name",
+                "display_name",
+                "email_key",
+                "login",
+                "user_code",
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push(format!("lower({column}) LIKE "))
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\'");
+            }
+            q.push(")");
+        }
+        if let Some(after) = after_number(page)? {
+            q.push(" AND number > ").push_bind(after);
+        }
+        q.push(" ORDER BY number LIMIT ").push_bind(page.limit + 1);
+        let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+        let users = users_from_rows(&mut conn, tenant, rows).await?;
+        Ok(paged(users, page, |u: &User| u.number.to_string()))
+    }
+
+    async fn update_user(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        patch: UserPatch,
+        actor: &Actor,
+    ) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = apply_user_patch(&mut tx, tenant, id, patch, actor).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn delete_user(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        reassign_children_to_parent(&mut tx, tenant, id, user.parent_id).await?;
+        let closed = sqlx::query(
+            "UPDATE quotes SET status = 'CLOSED', locked = $3, updated_at = $4 \
+             WHERE tenant_id = $1 AND owner_user_id = $2 AND (status <> 'CLOSED' OR locked = $5)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(true)
+        .bind(now())
+        .bind(false)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let summary = format!(
+            "deleted user #{}; {closed} quote(s) closed and locked",
+            user.number
+        );
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "user.deleted",
+            &format!("user:{id}"),
+            &summary,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_commerce_role(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        role: CommerceRole,
+        actor: &Actor,
+    ) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        let Some(company) = user.company_id else {
+            return Err(invalid(
+                "role",
+                "commerce roles need the user to have a company_id",
+            ));
+        };
+        if user.roles.commerce.contains(&role) {
+            return Err(StoreError::Conflict(format!(
+                "the user already holds role {role}"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
+             scope_id) \
+             VALUES ($1, $2, 'commerce', $3, 'company', $4)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(role.as_str())
+        .bind(company.to_string())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, id).await?;
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "user.role_added",
+            &format!("user:{id}"),
+            role.as_str(),
+        )
+        .await?;
+        let user = fetch_user(&mut tx, tenant, id, false).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn remove_commerce_role(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        role: CommerceRole,
+        actor: &Actor,
+    ) -> Result<User> {
+        let mut tx = self.write.begin().await?;
+        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        if !user.roles.commerce.contains(&role) {
+            return Err(StoreError::NotFound("role"));
+        }
+        sqlx::query(
+            "DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 AND \
+                     vocabulary = 'commerce' AND role = $3",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+        touch_user(&mut tx, tenant, id).await?;
+        audit(
+            &mut tx,
+            tenant,
+            actor,
+            "user.role_removed",
+            &format!("user:{id}"),
+            role.as_str(),
+        )
+        .await?;
+        let user = fetch_user(&mut tx, tenant, id, false).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn upsert_user_by_external_id(
+        &self,
+        tenant: &str,
+        new: NewUser,
+        actor: &Actor,
+    ) -> Result<(User, bool)> {
+        let (Some(source), Some(external_id)) = (new.source, new.external_id.clone()) else {
+            return Err(invalid(
+                "external_id",
+                "an upsert needs source and external_id",
+            ));
+        };
+        let mut tx = self.write.begin().await?;
+        // Serialise upserts in the tenant, so two of one key cannot both insert.
+        lock_tenant(&mut tx, tenant).await?;
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+        )
+        .bind(tenant)
+        .bind(source.as_str())
+        .bind(&external_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let result = match existing {
+            Some(id) => {
+                let user = apply_user_patch(
+                    &mut tx,
+                    tenant,
+                    uuid(&id)?,
+                    UserPatch::replacing_with(new),
+                    actor,
+                )
+                .await?;
+                (user, false)
+            }
+            None => (insert_user(&mut tx, tenant, &new, actor).await?, true),
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+}

@@ -1,0 +1,13 @@
+//! The audit log.
+
+use async_trait::async_trait;
+use roster_core::AuditEvent;
+
+use crate::{Listed, Page, Result};
+
+/// The audit log every change appends to.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// The audit log, oldest first.
+    async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>>;
+}

@@ -1,0 +1,58 @@
+//! Contacts of users.
+
+use async_trait::async_trait;
+use roster_core::{Actor, Contact, ContactType, Source};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A contact to add to a user.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub contact_type: ContactType,
+    pub value: String,
+    pub source: Source,
+    pub is_primary: bool,
+}
+
+/// A change to a contact; its value is checked again against its type.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub contact_type: Option<ContactType>,
+    pub value: Option<String>,
+    pub source: Option<Source>,
+    pub is_primary: Option<bool>,
+    pub is_active: Option<bool>,
+}
+
+/// The contacts (emails, phones, ...) of users.
+#[async_trait]
+pub trait ContactStore: Send + Sync + 'static {
+    async fn contacts_of(&self, tenant: &str, users: &[Uuid]) -> Result<Vec<Contact>>;
+    /// Adds a contact; a new primary unsets the previous one of its type.
+    async fn add_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        new: NewContact,
+        actor: &Actor,
+    ) -> Result<Contact>;
+    /// Changes a contact. Deactivating it drops its primary flag; making it
+    /// primary unsets the previous primary of its type.
+    async fn update_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        patch: ContactPatch,
+        actor: &Actor,
+    ) -> Result<Contact>;
+    /// Makes an active contact the primary of its type (409 when inactive).
+    async fn set_primary_contact(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Contact>;
+}

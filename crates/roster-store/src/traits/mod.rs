@@ -1,0 +1,52 @@
+//! The storage contract, one capability trait per aggregate, and [`Store`],
+//! the sum of them that the HTTP layer holds as `Arc<dyn Store>`.
+//!
+//! Calling any capability's method on a `dyn Store` needs no import of the
+//! capability trait: a trait object's methods include its supertraits'.
+
+mod accounts;
+mod audit;
+mod check;
+mod contacts;
+mod credentials;
+mod records;
+mod tenants;
+mod users;
+
+pub use accounts::{AccountStore, NewAccount, NewInvitation};
+pub use audit::AuditStore;
+pub use check::{CheckFacts, CheckStore};
+pub use contacts::{ContactPatch, ContactStore, NewContact};
+pub use credentials::{
+    ApiKeyIdentity, CredentialStore, DeviceIdentity, NewApiKey, NewDevice, NewSession, Throttle,
+};
+pub use records::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter, RecordStore};
+pub use tenants::{CompanyPatch, NewCompany, NewStore, NewTenant, StorePatch, TenantStore};
+pub use users::{UserFilter, UserStore};
+
+/// Roster's storage: every capability at once. One implementation per
+/// engine, both passing the same conformance suite
+/// (`crates/roster-store/tests/conformance.rs`).
+pub trait Store:
+    TenantStore
+    + UserStore
+    + ContactStore
+    + CredentialStore
+    + AccountStore
+    + RecordStore
+    + AuditStore
+    + CheckStore
+{
+}
+
+impl<T> Store for T where
+    T: TenantStore
+        + UserStore
+        + ContactStore
+        + CredentialStore
+        + AccountStore
+        + RecordStore
+        + AuditStore
+        + CheckStore
+{
+}

@@ -1,0 +1,649 @@
+//! The storage conformance suite: one story per test, told through
+//! `Arc<dyn Store>` to both engines, on a fresh database each time.
+//!
+//! SQLite always runs, on a temporary file. PostgreSQL runs when
+//! `ROSTER_TEST_DATABASE_URL` names a server (a fresh `roster_conf_<random>`
+//! database is created there and dropped afterwards); without it the
+//! PostgreSQL half says so loudly and skips; with it set and the server
+//! unreachable, it fails.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use roster_core::{
+    Actor, ApiKeyGrant, CompanyKind, CompanyStatus, ContactType, Permission, Profile, QuoteStatus,
+    SessionKind, Source, UserStatus,
+};
+use roster_store::{
+    ConnectOptions, ContactPatch, NewApiKey, NewCompany, NewContact, NewQuote, NewSession,
+    NewStore, NewTenant, NewUser, Page, QuotePatch, Store, StoreError, UserPatch,
+};
+use sqlx::{Connection, Executor};
+use uuid::Uuid;
+
+const ACTOR: Actor = Actor::Admin;
+
+/// A fresh database and the store on it; removes the database when dropped.
+struct Fresh {
+    store: Arc<dyn Store>,
+    _db: Database,
+}
+
+enum Database {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                rt.unwrap().block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = conn.execute(sql.as_str()).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn options(url: String) -> ConnectOptions {
+    ConnectOptions {
+        url,
+        sqlite_synchronous: "FULL".into(),
+        max_connections: 8,
+    }
+}
+
+async fn sqlite() -> Fresh {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("conformance.db").display());
+    let store = roster_store::connect(&options(url))
+        .await
+        .expect("open SQLite");
+    Fresh {
+        store,
+        _db: Database::Sqlite(dir),
+    }
+}
+
+/// The PostgreSQL server for tests, or `None` (announced loudly) to skip.
+fn postgres_url() -> Option<String> {
+    match std::env::var("ROSTER_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "\n*** ROSTER_TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL half of \
+                 the storage conformance suite. ***\n"
+            );
+            None
+        }
+    }
+}
+
+async fn postgres(admin_url: String) -> Fresh {
+    let name = format!("roster_conf_{}", Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create database");
+    let url = match admin_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
+    };
+    let db = Database::Postgres { admin_url, name };
+    let store = roster_store::connect(&options(url))
+        .await
+        .expect("open PostgreSQL");
+    Fresh { store, _db: db }
+}
+
+/// Runs each named story once per engine, as `sqlite::<name>` and
+/// `postgres::<name>`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fresh = super::sqlite().await;
+                    super::$name(&fresh.store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = super::postgres_url() else { return };
+                    let fresh = super::postgres(url).await;
+                    super::$name(&fresh.store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    tenants_are_created_read_and_unique,
+    stores_and_companies_are_numbered_per_tenant,
+    user_emails_are_unique_case_insensitively,
+    tenants_are_isolated,
+    contacts_keep_one_primary_per_type,
+    hierarchy_moves_follow_the_rules,
+    deleting_a_user_reparents_its_children,
+    a_deleted_owners_quotes_close_and_lock,
+    api_keys_authenticate_by_hash,
+    sessions_are_created_and_revoked,
+    throttle_counters_count_and_restart,
+);
+
+fn page() -> Page {
+    Page {
+        after: None,
+        limit: 50,
+    }
+}
+
+async fn tenant(store: &Arc<dyn Store>, uid: &str) -> String {
+    let new = NewTenant {
+        uid: uid.into(),
+        name: format!("Tenant {uid}"),
+    };
+    store
+        .create_tenant(new, &ACTOR)
+        .await
+        .expect("create tenant")
+        .uid
+}
+
+async fn company(store: &Arc<dyn Store>, t: &str, name: &str) -> Uuid {
+    let new = NewCompany {
+        kind: CompanyKind::Commerce,
+        name: name.into(),
+        external_id: None,
+        status: CompanyStatus::Active,
+    };
+    store
+        .create_company(t, new, &ACTOR)
+        .await
+        .expect("create company")
+        .id
+}
+
+fn new_user(company: Option<Uuid>, parent: Option<Uuid>, email: Option<&str>) -> NewUser {
+    NewUser {
+        company_id: company,
+        parent_id: parent,
+        profile: Profile {
+            email: email.map(String::from),
+            ..Profile::default()
+        },
+        external_id: None,
+        source: None,
+        status: UserStatus::Active,
+        account_type: roster_core::AccountType::Regular,
+        default_store_id: None,
+        account_id: None,
+        password_hash: None,
+        roles: roster_core::Roles::default(),
+        store_ids: Vec::new(),
+    }
+}
+
+async fn user(store: &Arc<dyn Store>, t: &str, company: Uuid, parent: Option<Uuid>) -> Uuid {
+    let new = new_user(Some(company), parent, None);
+    store
+        .create_user(t, new, &ACTOR)
+        .await
+        .expect("create user")
+        .id
+}
+
+fn move_to(parent: Option<Uuid>) -> UserPatch {
+    UserPatch {
+        parent_id: Some(parent),
+        ..UserPatch::default()
+    }
+}
+
+fn invalid_field(result: Result<impl std::fmt::Debug, StoreError>) -> (String, String) {
+    match result {
+        Err(StoreError::Invalid { field, message }) => (field, message),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+async fn tenants_are_created_read_and_unique(store: &Arc<dyn Store>) {
+    store.ping().await.expect("ping");
+    let t = tenant(store, "acme").await;
+    let read = store.get_tenant(&t).await.unwrap();
+    assert_eq!(
+        (read.uid.as_str(), read.name.as_str()),
+        ("acme", "Tenant acme")
+    );
+    let again = NewTenant {
+        uid: "acme".into(),
+        name: "Other".into(),
+    };
+    match store.create_tenant(again, &ACTOR).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("tenant"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.get_tenant("nobody").await,
+        Err(StoreError::NotFound("tenant"))
+    ));
+    let events = store.list_events(&t, &page()).await.unwrap();
+    assert_eq!(events.items[0].action, "tenant.created");
+}
+
+async fn stores_and_companies_are_numbered_per_tenant(store: &Arc<dyn Store>) {
+    let (a, b) = (tenant(store, "a").await, tenant(store, "b").await);
+    for (t, code) in [(&a, "S1"), (&a, "S2"), (&b, "S1")] {
+        let new = NewStore {
+            id: code.into(),
+            code: code.into(),
+            name: code.into(),
+        };
+        store
+            .create_store(t, new, &ACTOR)
+            .await
+            .expect("create store");
+    }
+    let numbers = |l: Vec<roster_core::Store>| l.iter().map(|s| s.number).collect::<Vec<_>>();
+    assert_eq!(
+        numbers(store.list_stores(&a, &page()).await.unwrap().items),
+        [1, 2]
+    );
+    assert_eq!(
+        numbers(store.list_stores(&b, &page()).await.unwrap().items),
+        [1]
+    );
+    assert_eq!(store.get_store_by_code(&a, "S2").await.unwrap().number, 2);
+
+    let c1 = company(store, &a, "One").await;
+    let c2 = company(store, &a, "Two").await;
+    let d1 = company(store, &b, "One").await;
+    assert_eq!(store.get_company(&a, c1).await.unwrap().number, 1);
+    assert_eq!(store.get_company(&a, c2).await.unwrap().number, 2);
+    assert_eq!(store.get_company(&b, d1).await.unwrap().number, 1);
+    assert_eq!(store.get_company_by_number(&a, 2).await.unwrap().id, c2);
+    assert_eq!(
+        store.tenant_of_company(d1).await.unwrap().as_deref(),
+        Some("b")
+    );
+    let listed = store
+        .list_companies(
+            &a,
+            &Page {
+                after: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((listed.items.len(), listed.next.as_deref()), (1, Some("1")));
+}
+
+async fn user_emails_are_unique_case_insensitively(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let first = new_user(None, None, Some("Ana@Example.com"));
+    let ana = store.create_user(&t, first, &ACTOR).await.unwrap();
+    assert_eq!(ana.number, 1);
+    let twin = new_user(None, None, Some("ana@example.COM"));
+    match store.create_user(&t, twin, &ACTOR).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("email"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    let (found, hash) = store
+        .find_user_by_email(&t, "ANA@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, hash), (ana.id, None));
+    // Another tenant may have the same email.
+    let other = tenant(store, "other").await;
+    let same = new_user(None, None, Some("ana@example.com"));
+    store
+        .create_user(&other, same, &ACTOR)
+        .await
+        .expect("same email in another tenant");
+}
+
+async fn tenants_are_isolated(store: &Arc<dyn Store>) {
+    let (a, b) = (tenant(store, "a").await, tenant(store, "b").await);
+    let c = company(store, &a, "One").await;
+    let u = user(store, &a, c, None).await;
+    assert!(store.get_user(&a, u).await.is_ok());
+    assert!(matches!(
+        store.get_user(&b, u).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        store.get_company(&b, c).await,
+        Err(StoreError::NotFound("company"))
+    ));
+    let patch = UserPatch {
+        status: Some(UserStatus::Inactive),
+        ..UserPatch::default()
+    };
+    assert!(matches!(
+        store.update_user(&b, u, patch, &ACTOR).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A user of tenant b cannot name tenant a's company.
+    let stray = new_user(Some(c), None, None);
+    assert!(matches!(
+        store.create_user(&b, stray, &ACTOR).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store
+        .list_users(&b, &Default::default(), &page())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+async fn contacts_keep_one_primary_per_type(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let u = store
+        .create_user(&t, new_user(None, None, None), &ACTOR)
+        .await
+        .unwrap()
+        .id;
+    let email = |value: &str, is_primary| NewContact {
+        contact_type: ContactType::Email,
+        value: value.into(),
+        source: Source::Reten,
+        is_primary,
+    };
+    let one = store
+        .add_contact(&t, u, email("one@example.com", true), &ACTOR)
+        .await
+        .unwrap();
+    let two = store
+        .add_contact(&t, u, email("two@example.com", true), &ACTOR)
+        .await
+        .unwrap();
+    let primaries = |cs: &[roster_core::Contact]| {
+        cs.iter()
+            .filter(|c| c.is_primary)
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        primaries(&store.contacts_of(&t, &[u]).await.unwrap()),
+        [two.id]
+    );
+    store
+        .set_primary_contact(&t, u, one.id, &ACTOR)
+        .await
+        .unwrap();
+    assert_eq!(
+        primaries(&store.contacts_of(&t, &[u]).await.unwrap()),
+        [one.id]
+    );
+    // Deactivating drops the flag; an inactive contact cannot become primary.
+    let off = ContactPatch {
+        is_active: Some(false),
+        ..ContactPatch::default()
+    };
+    let one = store
+        .update_contact(&t, u, one.id, off, &ACTOR)
+        .await
+        .unwrap();
+    assert!(!one.is_primary && !one.is_active);
+    let again = store.set_primary_contact(&t, u, one.id, &ACTOR).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let bad = store
+        .add_contact(&t, u, email("not an email", false), &ACTOR)
+        .await;
+    assert_eq!(invalid_field(bad).0, "value");
+}
+
+async fn hierarchy_moves_follow_the_rules(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let (c1, c2) = (
+        company(store, &t, "One").await,
+        company(store, &t, "Two").await,
+    );
+    let top = user(store, &t, c1, None).await;
+    let mid = user(store, &t, c1, Some(top)).await;
+    let low = user(store, &t, c1, Some(mid)).await;
+    let other = user(store, &t, c2, None).await;
+
+    let own = store.update_user(&t, top, move_to(Some(top)), &ACTOR).await;
+    assert_eq!(
+        invalid_field(own),
+        ("parent_id".into(), "a user cannot be its own parent".into())
+    );
+    let cycle = store.update_user(&t, top, move_to(Some(low)), &ACTOR).await;
+    let (field, message) = invalid_field(cycle);
+    assert_eq!(
+        (field.as_str(), message.as_str()),
+        ("parent_id", "would make the company hierarchy a cycle")
+    );
+    let foreign = store
+        .update_user(&t, other, move_to(Some(top)), &ACTOR)
+        .await;
+    assert_eq!(
+        invalid_field(foreign).1,
+        "must be a user of the same company"
+    );
+    let missing = store
+        .update_user(&t, low, move_to(Some(Uuid::now_v7())), &ACTOR)
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound("parent user"))),
+        "{missing:?}"
+    );
+
+    // A legal move, and the parent staying put on an unrelated change.
+    let low_now = store
+        .update_user(&t, low, move_to(Some(top)), &ACTOR)
+        .await
+        .unwrap();
+    assert_eq!(low_now.parent_id, Some(top));
+    let renamed = UserPatch {
+        profile: roster_store::ProfilePatch {
+            name: Some(Some("Low".into())),
+            ..Default::default()
+        },
+        ..UserPatch::default()
+    };
+    assert_eq!(
+        store
+            .update_user(&t, low, renamed, &ACTOR)
+            .await
+            .unwrap()
+            .parent_id,
+        Some(top)
+    );
+
+    // A chain deeper than the core's bound is refused.
+    let mut chain = vec![top];
+    for _ in 0..roster_core::rules::hierarchy::MAX_DEPTH {
+        chain.push(user(store, &t, c1, chain.last().copied()).await);
+    }
+    let too_deep = store.create_user(&t, new_user(Some(c1), chain.last().copied(), None), &ACTOR);
+    assert_eq!(
+        invalid_field(too_deep.await).1,
+        "the company hierarchy is too deep"
+    );
+}
+
+async fn deleting_a_user_reparents_its_children(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let c = company(store, &t, "One").await;
+    let top = user(store, &t, c, None).await;
+    let mid = user(store, &t, c, Some(top)).await;
+    let kids = [
+        user(store, &t, c, Some(mid)).await,
+        user(store, &t, c, Some(mid)).await,
+    ];
+    store.delete_user(&t, mid, &ACTOR).await.unwrap();
+    assert!(matches!(
+        store.get_user(&t, mid).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    for kid in kids {
+        assert_eq!(store.get_user(&t, kid).await.unwrap().parent_id, Some(top));
+    }
+    // Deactivating re-parents too: the kids move up to the top's parent (none).
+    let off = UserPatch {
+        status: Some(UserStatus::Inactive),
+        ..UserPatch::default()
+    };
+    store.update_user(&t, top, off, &ACTOR).await.unwrap();
+    for kid in kids {
+        assert_eq!(store.get_user(&t, kid).await.unwrap().parent_id, None);
+    }
+}
+
+async fn a_deleted_owners_quotes_close_and_lock(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let c = company(store, &t, "One").await;
+    let owner = user(store, &t, c, None).await;
+    let new = NewQuote {
+        company_id: c,
+        owner_user_id: owner,
+        reference: "Q-1".into(),
+    };
+    let quote = store.create_quote(&t, new, &ACTOR).await.unwrap();
+    assert_eq!((quote.status, quote.locked), (QuoteStatus::Open, false));
+    let renamed = QuotePatch {
+        reference: Some("Q-1b".into()),
+        status: None,
+    };
+    assert_eq!(
+        store
+            .update_quote(&t, quote.id, renamed, &ACTOR)
+            .await
+            .unwrap()
+            .reference,
+        "Q-1b"
+    );
+
+    store.delete_user(&t, owner, &ACTOR).await.unwrap();
+    let closed = store.get_quote(&t, quote.id).await.unwrap();
+    assert_eq!((closed.status, closed.locked), (QuoteStatus::Closed, true));
+    let reopen = QuotePatch {
+        reference: None,
+        status: Some(QuoteStatus::Open),
+    };
+    let refused = store.update_quote(&t, quote.id, reopen, &ACTOR).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    // The company still has the quote, so it cannot be deleted.
+    let kept = store.delete_company(&t, c, &ACTOR).await;
+    assert!(matches!(kept, Err(StoreError::Conflict(_))), "{kept:?}");
+}
+
+async fn api_keys_authenticate_by_hash(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let grant = ApiKeyGrant::Permissions(vec![Permission::ViewUsers, Permission::ManageUsers]);
+    let new = NewApiKey {
+        name: "ci".into(),
+        grant: grant.clone(),
+        token_hash: "hash-1".into(),
+    };
+    let key = store.create_api_key(&t, new, &ACTOR).await.unwrap();
+    let found = store
+        .authenticate_api_key("hash-1")
+        .await
+        .unwrap()
+        .expect("the key");
+    assert_eq!((found.tenant.as_str(), found.key.id), ("acme", key.id));
+    assert_eq!(found.key.grant, grant);
+    assert!(store
+        .authenticate_api_key("hash-2")
+        .await
+        .unwrap()
+        .is_none());
+    store.delete_api_key(&t, key.id, &ACTOR).await.unwrap();
+    assert!(store
+        .authenticate_api_key("hash-1")
+        .await
+        .unwrap()
+        .is_none());
+    let gone = store.delete_api_key(&t, key.id, &ACTOR).await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+}
+
+async fn sessions_are_created_and_revoked(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let u = store
+        .create_user(&t, new_user(None, None, None), &ACTOR)
+        .await
+        .unwrap()
+        .id;
+    let now = Utc::now();
+    let new = NewSession {
+        kind: SessionKind::Access,
+        tenant: Some(t.clone()),
+        user_id: Some(u),
+        account_id: None,
+        device_id: None,
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    };
+    let session = store.create_session(new).await.unwrap();
+    let read = store
+        .get_session(session.id)
+        .await
+        .unwrap()
+        .expect("the session");
+    assert_eq!((read.user_id, read.revoked_at), (Some(u), None));
+    store.revoke_session(session.id, now).await.unwrap();
+    let revoked = store.get_session(session.id).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(store.get_session(Uuid::now_v7()).await.unwrap().is_none());
+}
+
+async fn throttle_counters_count_and_restart(store: &Arc<dyn Store>) {
+    let now = Utc::now();
+    let window = Some(Duration::minutes(15));
+    assert_eq!(
+        store
+            .record_failure("k", now, window)
+            .await
+            .unwrap()
+            .failures,
+        1
+    );
+    assert_eq!(
+        store
+            .record_failure("k", now, window)
+            .await
+            .unwrap()
+            .failures,
+        2
+    );
+    let later = now + Duration::minutes(16);
+    let restarted = store.record_failure("k", later, window).await.unwrap();
+    assert_eq!(restarted.failures, 1);
+    store
+        .lock_until("k", later + Duration::minutes(5))
+        .await
+        .unwrap();
+    let keys = ["k".to_string(), "absent".to_string()];
+    let read = store.throttles(&keys).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert!(read[0].locked_until.is_some());
+    store.clear_failures("k").await.unwrap();
+    assert!(store.throttles(&keys).await.unwrap().is_empty());
+}
