@@ -4,8 +4,9 @@
 //! SQLite always runs, on a temporary file. PostgreSQL runs when
 //! `ROSTER_TEST_DATABASE_URL` names a server (a fresh `roster_conf_<random>`
 //! database is created there and dropped afterwards); without it the
-//! PostgreSQL half says so loudly and skips; with it set and the server
-//! unreachable, it fails.
+//! PostgreSQL half fails naming the variable, unless
+//! `ROSTER_TEST_SKIP_POSTGRES=1` asks to skip it (loudly); with it set and the
+//! server unreachable, it fails.
 
 use std::sync::Arc;
 
@@ -79,13 +80,17 @@ async fn sqlite() -> Fresh {
 fn postgres_url() -> Option<String> {
     match std::env::var("ROSTER_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => {
+        _ if std::env::var("ROSTER_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
             eprintln!(
-                "\n*** ROSTER_TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL half of \
+                "\n*** ROSTER_TEST_SKIP_POSTGRES=1: SKIPPING the PostgreSQL half of \
                  the storage conformance suite. ***\n"
             );
             None
         }
+        _ => panic!(
+            "ROSTER_TEST_DATABASE_URL is not set: set it to a PostgreSQL server, or set \
+             ROSTER_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half"
+        ),
     }
 }
 
