@@ -65,11 +65,6 @@ impl Scope {
         &self.actor
     }
 
-    /// What the credential holds.
-    pub fn authority(&self) -> &Authority {
-        &self.authority
-    }
-
     /// Whether the credential holds `permission` at `target`.
     pub fn holds(&self, permission: Permission, target: &Target) -> bool {
         self.authority.holds(permission, target)
