@@ -14,13 +14,16 @@ use roster_store::Store;
 
 mod caller;
 pub mod clock;
+pub mod config;
 mod error;
 mod passwords;
+pub mod sealing;
 pub mod tokens;
 
 pub mod accounts;
 pub mod check;
 pub mod credentials;
+pub mod housekeeping;
 pub mod invitations;
 pub mod records;
 pub mod signin;
@@ -28,6 +31,7 @@ pub mod tenancy;
 pub mod users;
 
 pub use caller::{Caller, Scope};
+pub use config::{Config, Secret, TrustedProxies};
 pub use error::{AppError, AppResult};
 pub use passwords::NewPassword;
 
@@ -42,55 +46,9 @@ pub mod input {
 
 /// Opening the database, for the binary and the tests.
 pub mod database {
-    pub use roster_store::{connect, ConnectError, ConnectOptions, Engine, Store};
-}
-
-/// A secret from configuration: compared in constant time, never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// Whether `presented` is this secret, in constant time.
-    pub fn matches(&self, presented: &str) -> bool {
-        roster_core::secret::constant_time_eq(presented.as_bytes(), self.0.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// What the application layer needs to know of the configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The platform operator's token; `None` disables admin access.
-    pub admin_token: Option<Secret>,
-    /// How long an access token (a tenant user's) lives.
-    pub access_token_ttl: chrono::Duration,
-    /// How long an auth token (an account's) lives.
-    pub auth_token_ttl: chrono::Duration,
-    /// How long an invitation can be accepted.
-    pub invitation_ttl: chrono::Duration,
-    /// Sign-in throttling.
-    pub throttle: roster_core::throttle::ThrottlePolicy,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            admin_token: None,
-            access_token_ttl: chrono::Duration::minutes(15),
-            auth_token_ttl: chrono::Duration::hours(24),
-            invitation_ttl: chrono::Duration::days(7),
-            throttle: Default::default(),
-        }
-    }
+    pub use roster_store::{
+        connect, redacted_url, ConnectError, ConnectOptions, Engine, SqliteSynchronous, Store,
+    };
 }
 
 /// The application: every service, over one store, one configuration and
@@ -131,12 +89,25 @@ impl App {
         Ok(self.store.ping().await?)
     }
 
+    /// The configuration the application runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The token signer, loading (or making) the signing keys on first use.
     pub(crate) async fn tokens(&self) -> AppResult<&tokens::Tokens> {
         let store = self.store.clone();
         let now = self.now();
+        let kek = self.config.key_encryption_key.clone();
         self.tokens
-            .get_or_try_init(|| tokens::Tokens::new(store, now))
+            .get_or_try_init(|| tokens::Tokens::new(store, kek, now))
             .await
+    }
+
+    /// Loads the signing keys now (making the first, sealing plain ones when
+    /// a key-encryption key is set), so a server that cannot sign tokens
+    /// fails at start rather than at the first sign-in.
+    pub async fn prepare_signing_keys(&self) -> AppResult<()> {
+        self.tokens().await.map(|_| ())
     }
 }

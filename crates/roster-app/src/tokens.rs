@@ -15,6 +15,7 @@ use roster_core::{SessionKind, SigningKey};
 use roster_store::Store;
 
 use crate::error::{AppError, AppResult};
+use crate::sealing::{self, KeyEncryptionKey};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -57,15 +58,21 @@ pub enum TokenError {
 /// (keys never change once made; an unknown `kid` reloads them).
 pub struct Tokens {
     store: Arc<dyn Store>,
+    kek: Option<KeyEncryptionKey>,
     keys: RwLock<(Vec<Arc<LoadedKey>>, DateTime<Utc>)>,
 }
 
-fn load(key: SigningKey) -> Option<LoadedKey> {
-    let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(&key.private_pem).ok()?;
-    let der = signing.to_pkcs8_der().ok()?;
+fn load(key: SigningKey, kek: Option<&KeyEncryptionKey>) -> Result<LoadedKey, String> {
+    let pem = sealing::open(kek, &key.kid, &key.private_key).map_err(|e| e.to_string())?;
+    let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|_| "the private key is not Ed25519 PKCS#8 PEM".to_string())?;
+    let der = signing
+        .to_pkcs8_der()
+        .map_err(|_| "the private key does not encode".to_string())?;
     let encoding = EncodingKey::from_ed_der(der.as_bytes());
-    let decoding = DecodingKey::from_ed_components(&key.public_x).ok()?;
-    Some(LoadedKey {
+    let decoding = DecodingKey::from_ed_components(&key.public_x)
+        .map_err(|_| "the public key is not base64url".to_string())?;
+    Ok(LoadedKey {
         key,
         encoding,
         decoding,
@@ -82,7 +89,7 @@ pub fn generate_key(now: DateTime<Utc>) -> SigningKey {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
     SigningKey {
         kid: Uuid::now_v7().simple().to_string(),
-        private_pem: pem.to_string(),
+        private_key: pem.to_string(),
         public_x: x,
         created_at: now,
         retired_at: None,
@@ -90,22 +97,77 @@ pub fn generate_key(now: DateTime<Utc>) -> SigningKey {
 }
 
 /// Adds a new signing key and retires the others: they stay published
-/// (JWKS) until the tokens they signed have expired.
-pub async fn rotate(store: &dyn Store, now: DateTime<Utc>) -> AppResult<String> {
+/// (JWKS) until the tokens they signed have expired. With `kek` the new key
+/// is sealed, and so are any plain ones; without it, a database whose keys
+/// are sealed is refused (a plain key beside sealed ones would undo them).
+pub async fn rotate(
+    store: &dyn Store,
+    kek: Option<&KeyEncryptionKey>,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let existing = store.signing_keys().await?;
+    check_openable(&existing, kek)?;
+    seal_plain_keys(store, &existing, kek).await?;
     let key = generate_key(now);
     let kid = key.kid.clone();
-    store.add_signing_key(key, Some(now)).await?;
+    store.add_signing_key(sealed(key, kek), Some(now)).await?;
     Ok(kid)
 }
 
+/// The key as it is stored: sealed when there is a key-encryption key.
+fn sealed(mut key: SigningKey, kek: Option<&KeyEncryptionKey>) -> SigningKey {
+    if let Some(kek) = kek {
+        key.private_key = kek.seal(&key.kid, &key.private_key);
+    }
+    key
+}
+
+/// Every key must open: a key that does not would stop tokens it signed
+/// from verifying, or (the newest) stop every sign-in.
+fn check_openable(keys: &[SigningKey], kek: Option<&KeyEncryptionKey>) -> AppResult<()> {
+    for key in keys {
+        load(key.clone(), kek)
+            .map_err(|e| AppError::Signing(format!("signing key {}: {e}", key.kid)))?;
+    }
+    Ok(())
+}
+
+/// Seals, in place, the keys stored as plain PEM (a database from before
+/// the key-encryption key was set).
+async fn seal_plain_keys(
+    store: &dyn Store,
+    keys: &[SigningKey],
+    kek: Option<&KeyEncryptionKey>,
+) -> AppResult<()> {
+    let Some(kek) = kek else { return Ok(()) };
+    for key in keys.iter().filter(|k| !sealing::is_sealed(&k.private_key)) {
+        store
+            .replace_signing_key(&key.kid, &kek.seal(&key.kid, &key.private_key))
+            .await?;
+        tracing::info!(kid = %key.kid, "sealed a plain signing key with the key-encryption key");
+    }
+    Ok(())
+}
+
 impl Tokens {
-    /// Loads the keys, making the first one if there is none.
-    pub async fn new(store: Arc<dyn Store>, now: DateTime<Utc>) -> AppResult<Tokens> {
-        if store.signing_keys().await?.is_empty() {
-            store.add_signing_key(generate_key(now), None).await?;
+    /// Loads the keys, making the first one if there is none, and sealing
+    /// plain ones when `kek` is set; fails when any key does not open.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        kek: Option<KeyEncryptionKey>,
+        now: DateTime<Utc>,
+    ) -> AppResult<Tokens> {
+        let existing = store.signing_keys().await?;
+        if existing.is_empty() {
+            store
+                .add_signing_key(sealed(generate_key(now), kek.as_ref()), None)
+                .await?;
         }
+        check_openable(&existing, kek.as_ref())?;
+        seal_plain_keys(store.as_ref(), &existing, kek.as_ref()).await?;
         let tokens = Tokens {
             store,
+            kek,
             keys: RwLock::new((Vec::new(), now)),
         };
         tokens.reload(now).await?;
@@ -118,7 +180,12 @@ impl Tokens {
             .signing_keys()
             .await?
             .into_iter()
-            .filter_map(load)
+            .filter_map(|key| {
+                let kid = key.kid.clone();
+                load(key, self.kek.as_ref())
+                    .inspect_err(|e| tracing::error!(kid = %kid, "signing key left out: {e}"))
+                    .ok()
+            })
             .map(Arc::new)
             .collect();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (keys, now);

@@ -335,8 +335,10 @@ pub struct Session {
 #[derive(Clone, PartialEq)]
 pub struct SigningKey {
     pub kid: String,
-    /// PKCS#8 PEM; never leaves the server.
-    pub private_pem: String,
+    /// The private key as PKCS#8 PEM, or that PEM sealed with the
+    /// key-encryption key (see `roster_app::sealing`); never leaves the
+    /// server.
+    pub private_key: String,
     /// The public key, base64url (the JWK `x`).
     pub public_x: String,
     pub created_at: DateTime<Utc>,
@@ -361,7 +363,7 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
-            .field("private_pem", &"<redacted>")
+            .field("private_key", &"<redacted>")
             .field("public_x", &self.public_x)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)

@@ -16,17 +16,20 @@ pub struct ThrottlePolicy {
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        ThrottlePolicy {
-            max_failures: 10,
-            address_per_minute: 60,
-        }
+        ThrottlePolicy::DEFAULT
     }
 }
 
-/// The longest a login name stays locked.
-const MAX_LOCK: i64 = 24 * 60 * 60;
+/// The longest a login name stays locked, in seconds.
+pub const MAX_LOCK: i64 = 24 * 60 * 60;
 
 impl ThrottlePolicy {
+    /// SPEC §7's defaults: 10 consecutive failures, 60 a minute per address.
+    pub const DEFAULT: ThrottlePolicy = ThrottlePolicy {
+        max_failures: 10,
+        address_per_minute: 60,
+    };
+
     /// How long a login name locks after its `failures`-th consecutive
     /// failure: nothing below the limit, then 1 minute doubling with each
     /// further failure, at most a day.

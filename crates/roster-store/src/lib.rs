@@ -11,7 +11,8 @@
 //!
 //! The contract is split by aggregate into capability traits
 //! ([`TenantStore`], [`UserStore`], [`ContactStore`], [`CredentialStore`],
-//! [`AccountStore`], [`RecordStore`], [`AuditStore`], [`CheckStore`]);
+//! [`AccountStore`], [`RecordStore`], [`AuditStore`], [`CheckStore`],
+//! [`HousekeepingStore`]);
 //! [`Store`] is all of them.
 
 use std::sync::Arc;
@@ -26,10 +27,10 @@ mod traits;
 pub use inputs::{NewUser, ProfilePatch, UserPatch};
 pub use traits::{
     AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
-    ContactStore, CredentialStore, DeviceIdentity, NewAccount, NewApiKey, NewCompany, NewContact,
-    NewDevice, NewInvitation, NewOrder, NewQuote, NewSession, NewStore, NewTenant, OrderPatch,
-    QuotePatch, RecordFilter, RecordStore, Store, StorePatch, TenantStore, Throttle, UserFilter,
-    UserStore,
+    ContactStore, CredentialStore, DeviceIdentity, HousekeepingStore, NewAccount, NewApiKey,
+    NewCompany, NewContact, NewDevice, NewInvitation, NewOrder, NewQuote, NewSession, NewStore,
+    NewTenant, OrderPatch, Purged, QuotePatch, RecordFilter, RecordStore, Store, StorePatch,
+    TenantStore, Throttle, UserFilter, UserStore,
 };
 
 /// What can go wrong in storage, in terms a client can be told.
@@ -91,13 +92,119 @@ impl Engine {
     }
 }
 
-/// How to open the database.
-#[derive(Debug, Clone)]
+/// How to open the database. Its `Debug` hides a password in the URL.
+#[derive(Clone)]
 pub struct ConnectOptions {
+    /// `sqlite:<file>` or `postgres://user@host/db`.
     pub url: String,
-    /// SQLite's `synchronous` setting: `FULL` (default), `NORMAL` or `OFF`.
-    pub sqlite_synchronous: String,
+    /// SQLite's durability (ignored on PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// The most connections to hold open.
     pub max_connections: u32,
+}
+
+impl ConnectOptions {
+    /// The defaults: `FULL` durability, 10 connections.
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+    /// Options for `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> ConnectOptions {
+        ConnectOptions {
+            url: url.into(),
+            sqlite_synchronous: SqliteSynchronous::default(),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redacted_url(&self.url))
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A database URL fit for logs: its password (in the authority or as a
+/// `password` query parameter) replaced by `<redacted>`.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Unparseable: show only the scheme, which is all a log needs.
+        return format!("{}:<redacted>", url.split(':').next().unwrap_or(""));
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("<redacted>"));
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "<redacted>".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// SQLite's `synchronous` setting: how long a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Does not wait: a crash of the machine may lose recent commits.
+    Off,
+    /// Survives a crash of the process, not always of the machine.
+    Normal,
+    /// An acknowledged write survives a crash of the machine (the default).
+    #[default]
+    Full,
+    /// `FULL`, and also syncs the directory after a commit.
+    Extra,
+}
+
+impl SqliteSynchronous {
+    /// Every setting, as configuration spells it.
+    pub const NAMES: &'static [&'static str] = &["FULL", "NORMAL", "OFF", "EXTRA"];
+
+    /// The setting's name: `FULL`, `NORMAL`, `OFF` or `EXTRA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Off => "OFF",
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+impl std::fmt::Display for SqliteSynchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SqliteSynchronous {
+    type Err = String;
+
+    /// Case-insensitive; anything else is refused, never defaulted.
+    fn from_str(value: &str) -> std::result::Result<Self, String> {
+        match value.to_ascii_uppercase().as_str() {
+            "OFF" => Ok(SqliteSynchronous::Off),
+            "NORMAL" => Ok(SqliteSynchronous::Normal),
+            "FULL" => Ok(SqliteSynchronous::Full),
+            "EXTRA" => Ok(SqliteSynchronous::Extra),
+            _ => Err(format!(
+                "expected one of {}",
+                SqliteSynchronous::NAMES.join(", ")
+            )),
+        }
+    }
 }
 
 /// Opens the database named by `options.url`, applying migrations.
@@ -188,4 +295,35 @@ impl From<sqlx::Error> for StoreError {
 /// Reads the permission list stored with an API key.
 fn parse_permissions(text: &str) -> Vec<Permission> {
     text.split(',').filter_map(Permission::parse).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_never_show() {
+        for url in [
+            "postgres://roster:s3cret-pw@db.internal:5432/roster",
+            "postgres://roster@db.internal/roster?sslmode=require&password=s3cret-pw",
+            "postgres://roster:s3cret-pw@[::1/roster",
+        ] {
+            let options = ConnectOptions::new(url);
+            let shown = format!("{options:?} {}", redacted_url(url));
+            assert!(!shown.contains("s3cret-pw"), "{shown}");
+        }
+        assert_eq!(redacted_url("sqlite:roster.db"), "sqlite:roster.db");
+        assert!(redacted_url("postgres://roster:pw@h/db").contains("roster:%3Credacted%3E@h"));
+    }
+
+    #[test]
+    fn synchronous_settings_parse_or_are_refused() {
+        assert_eq!("normal".parse(), Ok(SqliteSynchronous::Normal));
+        assert_eq!("FULL".parse(), Ok(SqliteSynchronous::Full));
+        let refused = "ful".parse::<SqliteSynchronous>().unwrap_err();
+        assert!(refused.contains("FULL, NORMAL, OFF, EXTRA"), "{refused}");
+        for name in SqliteSynchronous::NAMES {
+            assert_eq!(name.parse::<SqliteSynchronous>().unwrap().as_str(), *name);
+        }
+    }
 }

@@ -27,11 +27,11 @@ pub struct SqlStore {
 impl SqlStore {
     /// Opens (creating if missing) the file and applies migrations.
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ConnectError> {
-        let synchronous = match options.sqlite_synchronous.to_ascii_uppercase().as_str() {
-            "OFF" => SqliteSynchronous::Off,
-            "NORMAL" => SqliteSynchronous::Normal,
-            "EXTRA" => SqliteSynchronous::Extra,
-            _ => SqliteSynchronous::Full,
+        let synchronous = match options.sqlite_synchronous {
+            crate::SqliteSynchronous::Off => SqliteSynchronous::Off,
+            crate::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+            crate::SqliteSynchronous::Full => SqliteSynchronous::Full,
+            crate::SqliteSynchronous::Extra => SqliteSynchronous::Extra,
         };
         let connect = SqliteConnectOptions::from_str(&options.url)?
             .create_if_missing(true)

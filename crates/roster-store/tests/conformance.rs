@@ -59,7 +59,7 @@ impl Drop for Database {
 fn options(url: String) -> ConnectOptions {
     ConnectOptions {
         url,
-        sqlite_synchronous: "FULL".into(),
+        sqlite_synchronous: roster_store::SqliteSynchronous::Full,
         max_connections: 8,
     }
 }

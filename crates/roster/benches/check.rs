@@ -638,7 +638,7 @@ async fn bench_engine(engine: Engine, url: String) {
     println!("\n=== {title} ===");
     let options = ConnectOptions {
         url,
-        sqlite_synchronous: "FULL".into(),
+        sqlite_synchronous: roster_store::SqliteSynchronous::Full,
         // The binary's default (ROSTER_MAX_CONNECTIONS).
         max_connections: 10,
     };

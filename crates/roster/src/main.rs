@@ -1,12 +1,15 @@
 //! The `roster` binary: configuration, start-up and shutdown.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use roster_app::{App, Config, Secret};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use roster_app::config::defaults;
+use roster_app::sealing::KeyEncryptionKey;
+use roster_app::{App, Config, Secret, TrustedProxies};
 use roster_core::throttle::ThrottlePolicy;
-use roster_store::ConnectOptions;
+use roster_store::{ConnectOptions, SqliteSynchronous};
 use tracing_subscriber::EnvFilter;
 
 /// Roster: the users of a commerce platform and what they may do.
@@ -40,21 +43,50 @@ enum Command {
 enum KeysCommand {
     /// Add a new signing key and retire the current ones; they stay in the
     /// JWKS until the tokens they signed have expired.
-    Rotate(DatabaseArgs),
+    Rotate(RotateArgs),
 }
 
 #[derive(Debug, Args)]
+struct RotateArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Args)]
 struct DatabaseArgs {
     /// `sqlite:<file>` (created if missing) or `postgres://user@host/db`.
-    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite:roster.db")]
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite:roster.db",
+        hide_env_values = true
+    )]
     database_url: String,
     /// SQLite durability: FULL (an acknowledged write survives a machine
-    /// crash), NORMAL (survives a process crash) or OFF.
-    #[arg(long, env = "ROSTER_SQLITE_SYNCHRONOUS", default_value = "FULL", value_parser = ["FULL", "NORMAL", "OFF", "EXTRA"])]
-    sqlite_synchronous: String,
+    /// crash), NORMAL (survives a process crash), OFF or EXTRA.
+    #[arg(long, env = "ROSTER_SQLITE_SYNCHRONOUS", default_value_t = SqliteSynchronous::default(), value_parser = sqlite_synchronous)]
+    sqlite_synchronous: SqliteSynchronous,
     /// The most database connections to hold open.
-    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = ConnectOptions::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_connections: u32,
+}
+
+/// The signing-key options `serve` and `keys rotate` share.
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// Seals the token-signing keys in the database: base64 of 32 random
+    /// bytes (`openssl rand -base64 32`). Unset: keys are stored as plain
+    /// PEM, with a warning at start. Once set, keep it: sealed keys do not
+    /// open without it.
+    #[arg(long, env = "ROSTER_KEY_ENCRYPTION_KEY", hide_env_values = true, value_parser = key_encryption_key)]
+    key_encryption_key: Option<KeyEncryptionKey>,
+}
+
+/// A positive number of seconds, up to ten years.
+fn seconds() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=315_360_000)
 }
 
 #[derive(Debug, Args)]
@@ -67,21 +99,32 @@ struct ServeArgs {
     #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_secret)]
     admin_token: Option<Secret>,
     /// Lifetime of access tokens (a tenant user's), in seconds.
-    #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL", default_value_t = 900)]
-    access_token_ttl: i64,
+    #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL", default_value_t = defaults::ACCESS_TOKEN_TTL_SECONDS, value_parser = seconds())]
+    access_token_ttl: u32,
     /// Lifetime of auth tokens (a global account's), in seconds.
-    #[arg(long, env = "ROSTER_AUTH_TOKEN_TTL", default_value_t = 86_400)]
-    auth_token_ttl: i64,
+    #[arg(long, env = "ROSTER_AUTH_TOKEN_TTL", default_value_t = defaults::AUTH_TOKEN_TTL_SECONDS, value_parser = seconds())]
+    auth_token_ttl: u32,
     /// How long an invitation can be accepted, in seconds.
-    #[arg(long, env = "ROSTER_INVITATION_TTL", default_value_t = 604_800)]
-    invitation_ttl: i64,
+    #[arg(long, env = "ROSTER_INVITATION_TTL", default_value_t = defaults::INVITATION_TTL_SECONDS, value_parser = seconds())]
+    invitation_ttl: u32,
     /// Consecutive failed sign-ins of one login before it locks (for 1
     /// minute, doubling with each further failure, at most a day).
-    #[arg(long, env = "ROSTER_LOGIN_MAX_FAILURES", default_value_t = 10)]
-    login_max_failures: i64,
+    #[arg(long, env = "ROSTER_LOGIN_MAX_FAILURES", default_value_t = defaults::LOGIN_MAX_FAILURES, value_parser = clap::value_parser!(u32).range(1..))]
+    login_max_failures: u32,
     /// Failed sign-ins one client address may make per minute.
-    #[arg(long, env = "ROSTER_LOGIN_ADDRESS_LIMIT", default_value_t = 60)]
-    login_address_limit: i64,
+    #[arg(long, env = "ROSTER_LOGIN_ADDRESS_LIMIT", default_value_t = defaults::LOGIN_ADDRESS_LIMIT, value_parser = clap::value_parser!(u32).range(1..))]
+    login_address_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for
+    /// sign-in throttling): comma-separated CIDR blocks or addresses, e.g.
+    /// `10.0.0.0/8,::1`. Unset: the TCP peer is the client.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = trusted_proxies)]
+    trusted_proxies: TrustedProxies,
+    /// How often to purge expired sessions, invitations (7 days after they
+    /// expire) and stale sign-in throttles, in seconds.
+    #[arg(long, env = "ROSTER_PURGE_INTERVAL", default_value_t = defaults::PURGE_INTERVAL_SECONDS, value_parser = seconds())]
+    purge_interval: u32,
+    #[command(flatten)]
+    keys: KeyArgs,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -92,12 +135,38 @@ enum LogFormat {
     Text,
 }
 
+impl std::fmt::Debug for DatabaseArgs {
+    /// `ConnectOptions`' (the URL's password hidden).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.options().fmt(f)
+    }
+}
+
 impl DatabaseArgs {
     fn options(&self) -> ConnectOptions {
         ConnectOptions {
             url: self.database_url.clone(),
-            sqlite_synchronous: self.sqlite_synchronous.clone(),
+            sqlite_synchronous: self.sqlite_synchronous,
             max_connections: self.max_connections,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The application's part of the configuration.
+    fn config(&self) -> Config {
+        let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+        Config {
+            admin_token: self.admin_token.clone(),
+            access_token_ttl: seconds(self.access_token_ttl),
+            auth_token_ttl: seconds(self.auth_token_ttl),
+            invitation_ttl: seconds(self.invitation_ttl),
+            throttle: ThrottlePolicy {
+                max_failures: i64::from(self.login_max_failures),
+                address_per_minute: i64::from(self.login_address_limit),
+            },
+            trusted_proxies: self.trusted_proxies.clone(),
+            key_encryption_key: self.keys.key_encryption_key.clone(),
         }
     }
 }
@@ -110,9 +179,73 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
     Ok(Secret::new(value))
 }
 
+fn sqlite_synchronous(value: &str) -> Result<SqliteSynchronous, String> {
+    value.parse()
+}
+
+fn key_encryption_key(value: &str) -> Result<KeyEncryptionKey, String> {
+    KeyEncryptionKey::parse(value)
+}
+
+fn trusted_proxies(value: &str) -> Result<TrustedProxies, String> {
+    TrustedProxies::parse(value)
+}
+
+/// Parses the command line and environment. A refused value names the
+/// variable it came from, when it came from one (clap names only the flag),
+/// and a refused secret is not echoed.
+fn parse_cli() -> Cli {
+    Cli::try_parse().unwrap_or_else(|error| {
+        let Some(arg) = refused_arg(&error) else {
+            error.exit()
+        };
+        let long = arg.get_long().unwrap_or_default();
+        if arg.is_hide_env_values_set() {
+            let reason = std::error::Error::source(&error)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "invalid".into());
+            eprintln!("error: invalid value for '--{long}': {reason}");
+        } else {
+            let _ = error.print();
+        }
+        let on_command_line = std::env::args().any(|a| {
+            a.strip_prefix("--")
+                .is_some_and(|a| a == long || a.starts_with(&format!("{long}=")))
+        });
+        if let Some(variable) = arg.get_env().filter(|_| !on_command_line) {
+            if std::env::var_os(variable).is_some() {
+                eprintln!(
+                    "note: the value came from the environment variable {}",
+                    variable.to_string_lossy()
+                );
+            }
+        }
+        std::process::exit(2)
+    })
+}
+
+/// The argument whose value `error` refused, if it refused one.
+fn refused_arg(error: &clap::Error) -> Option<clap::Arg> {
+    use clap::error::{ContextKind, ContextValue};
+    let ContextValue::String(arg) = error.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = Cli::command();
+    let mut commands = vec![&command];
+    commands.extend(command.get_subcommands());
+    commands.extend(command.get_subcommands().flat_map(|c| c.get_subcommands()));
+    let found = commands
+        .iter()
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))
+        .cloned();
+    found
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     let filter = EnvFilter::try_new(&cli.log).context("invalid log filter")?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match cli.log_format {
@@ -127,10 +260,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(args).await,
         Command::Keys {
-            command: KeysCommand::Rotate(db),
+            command: KeysCommand::Rotate(args),
         } => {
-            let store = roster_store::connect(&db.options()).await?;
-            let kid = roster_app::tokens::rotate(store.as_ref(), chrono::Utc::now()).await?;
+            let store = roster_store::connect(&args.database.options()).await?;
+            let kek = args.keys.key_encryption_key.as_ref();
+            let kid = roster_app::tokens::rotate(store.as_ref(), kek, chrono::Utc::now())
+                .await
+                .context("cannot rotate the signing keys (is ROSTER_KEY_ENCRYPTION_KEY right?)")?;
             tracing::info!(kid = %kid, "signing key rotated");
             println!("{kid}");
             Ok(())
@@ -145,31 +281,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "ROSTER_ADMIN_TOKEN is not set: the admin API (tenants, accounts) is disabled"
         );
     }
-    let seconds = |name: &str, value: i64| {
-        anyhow::ensure!(value > 0, "{name} must be a positive number of seconds");
-        Ok(chrono::Duration::seconds(value))
-    };
-    let config = Config {
-        admin_token: args.admin_token,
-        access_token_ttl: seconds("ROSTER_ACCESS_TOKEN_TTL", args.access_token_ttl)?,
-        auth_token_ttl: seconds("ROSTER_AUTH_TOKEN_TTL", args.auth_token_ttl)?,
-        invitation_ttl: seconds("ROSTER_INVITATION_TTL", args.invitation_ttl)?,
-        throttle: ThrottlePolicy {
-            max_failures: args.login_max_failures.max(1),
-            address_per_minute: args.login_address_limit.max(1),
-        },
-    };
-    let app = roster_http::router(App::new(store, config));
+    if args.keys.key_encryption_key.is_none() {
+        tracing::warn!(
+            "ROSTER_KEY_ENCRYPTION_KEY is not set: token-signing keys are stored unencrypted \
+             in the database"
+        );
+    }
+    let app = App::new(store, args.config());
+    app.prepare_signing_keys()
+        .await
+        .context("cannot load the token-signing keys (is ROSTER_KEY_ENCRYPTION_KEY right?)")?;
+    let purge = tokio::spawn(
+        app.clone()
+            .purge_every(Duration::from_secs(u64::from(args.purge_interval))),
+    );
+    let router = roster_http::router(app);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "roster is serving");
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    purge.abort();
     tracing::info!("roster stopped");
     Ok(())
 }
@@ -195,4 +332,92 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "admin-token-do-not-print";
+    const KEK: &str = "c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=";
+    const DB_PASSWORD: &str = "db-password-do-not-print";
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["roster", "serve"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_secret_shows_in_debug_output() {
+        let url = format!("postgres://roster:{DB_PASSWORD}@db.internal/roster");
+        let args = serve_args(&[
+            "--admin-token",
+            TOKEN,
+            "--key-encryption-key",
+            KEK,
+            "--database-url",
+            &url,
+        ]);
+        let config = args.config();
+        let key = roster_app::tokens::generate_key(chrono::Utc::now());
+        let shown = format!(
+            "{args:?}\n{config:?}\n{:?}\n{key:?}",
+            args.database.options()
+        );
+        for secret in [TOKEN, KEK, DB_PASSWORD, key.private_key.as_str()] {
+            assert!(!shown.contains(secret), "{secret} shows in:\n{shown}");
+        }
+        assert!(shown.contains("<redacted>"));
+        assert!(config.key_encryption_key.is_some() && config.admin_token.is_some());
+    }
+
+    #[test]
+    fn defaults_are_the_applications() {
+        let config = serve_args(&[]).config();
+        let defaults = Config::default();
+        assert_eq!(config.access_token_ttl, defaults.access_token_ttl);
+        assert_eq!(config.auth_token_ttl, defaults.auth_token_ttl);
+        assert_eq!(config.invitation_ttl, defaults.invitation_ttl);
+        assert_eq!(config.throttle, defaults.throttle);
+        assert_eq!(config.trusted_proxies, defaults.trusted_proxies);
+        let args = serve_args(&[]);
+        assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(args.purge_interval, defaults::PURGE_INTERVAL_SECONDS);
+    }
+
+    #[test]
+    fn closed_sets_and_ranges_are_refused_not_defaulted() {
+        for bad in [
+            &["--sqlite-synchronous", "fulll"][..],
+            &["--access-token-ttl", "0"],
+            &["--access-token-ttl=-5"],
+            &["--trusted-proxies", "10.0.0.0/8,not-an-address"],
+            &["--key-encryption-key", "dG9vLXNob3J0"],
+            &["--max-connections", "0"],
+        ] {
+            let mut all = vec!["roster", "serve"];
+            all.extend_from_slice(bad);
+            let error = Cli::try_parse_from(all).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad:?}"
+            );
+            let arg = refused_arg(&error).expect("names the argument");
+            let flag = bad[0].split('=').next().unwrap();
+            assert_eq!(Some(&flag[2..]), arg.get_long(), "{bad:?}");
+        }
+        let args = serve_args(&[
+            "--sqlite-synchronous",
+            "normal",
+            "--trusted-proxies",
+            "10.0.0.0/8",
+        ]);
+        assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert!(args.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+    }
 }

@@ -7,4 +7,5 @@ pub mod authority;
 pub mod company;
 pub mod hierarchy;
 pub mod invitation;
+pub mod retention;
 pub mod standing;

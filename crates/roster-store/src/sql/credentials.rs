@@ -395,7 +395,7 @@ impl CredentialStore for SqlStore {
             .into_iter()
             .map(|r| SigningKey {
                 kid: r.kid,
-                private_pem: r.private_pem,
+                private_key: r.private_pem,
                 public_x: r.public_x,
                 created_at: r.created_at,
                 retired_at: r.retired_at,
@@ -420,11 +420,25 @@ impl CredentialStore for SqlStore {
                      ($1, $2, $3, $4)",
         )
         .bind(&key.kid)
-        .bind(&key.private_pem)
+        .bind(&key.private_key)
         .bind(&key.public_x)
         .bind(key.created_at)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_signing_key(&self, kid: &str, private_key: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("UPDATE signing_keys SET private_pem = $2 WHERE kid = $1")
+            .bind(kid)
+            .bind(private_key)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("signing key"));
+        }
         tx.commit().await?;
         Ok(())
     }

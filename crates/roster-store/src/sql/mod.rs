@@ -20,6 +20,7 @@ mod check;
 mod contacts;
 mod credentials;
 mod hierarchy;
+mod housekeeping;
 mod page;
 mod records;
 mod tenants;

@@ -93,6 +93,10 @@ pub trait CredentialStore: Send + Sync + 'static {
         retire_others_at: Option<DateTime<Utc>>,
     ) -> Result<()>;
 
+    /// Replaces a key's stored private key (the same key, sealed or
+    /// unsealed); 404 when there is no such key.
+    async fn replace_signing_key(&self, kid: &str, private_key: &str) -> Result<()>;
+
     /// The throttle counters of these keys.
     async fn throttles(&self, keys: &[String]) -> Result<Vec<Throttle>>;
     /// Counts one failure of `key`; a counter older than `window` (when

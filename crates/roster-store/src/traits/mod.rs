@@ -9,6 +9,7 @@ mod audit;
 mod check;
 mod contacts;
 mod credentials;
+mod housekeeping;
 mod records;
 mod tenants;
 mod users;
@@ -20,6 +21,7 @@ pub use contacts::{ContactPatch, ContactStore, NewContact};
 pub use credentials::{
     ApiKeyIdentity, CredentialStore, DeviceIdentity, NewApiKey, NewDevice, NewSession, Throttle,
 };
+pub use housekeeping::{HousekeepingStore, Purged};
 pub use records::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter, RecordStore};
 pub use tenants::{CompanyPatch, NewCompany, NewStore, NewTenant, StorePatch, TenantStore};
 pub use users::{UserFilter, UserStore};
@@ -32,6 +34,7 @@ pub trait Store:
     + UserStore
     + ContactStore
     + CredentialStore
+    + HousekeepingStore
     + AccountStore
     + RecordStore
     + AuditStore
@@ -44,6 +47,7 @@ impl<T> Store for T where
         + UserStore
         + ContactStore
         + CredentialStore
+        + HousekeepingStore
         + AccountStore
         + RecordStore
         + AuditStore

@@ -357,3 +357,35 @@ async fn the_binary_serves_logs_without_secrets_and_stops_on_sigterm() {
     assert_eq!(request_line["status"], 201);
     assert!(request_line["latency_ms"].is_number());
 }
+
+/// The real binary refuses a bad setting at start, naming the variable it
+/// came from and never echoing a secret.
+#[test]
+fn the_binary_refuses_bad_settings_naming_the_variable() {
+    let run = |variable: &str, value: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("ROSTER_ADDR", "127.0.0.1:0")
+            .env(
+                "ROSTER_DATABASE_URL",
+                format!("sqlite:{}", dir.path().join("bad.db").display()),
+            )
+            .env(variable, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{variable}={value}");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = run("ROSTER_SQLITE_SYNCHRONOUS", "FULLL");
+    assert!(stderr.contains("ROSTER_SQLITE_SYNCHRONOUS"), "{stderr}");
+    assert!(stderr.contains("FULL, NORMAL, OFF, EXTRA"), "{stderr}");
+    let stderr = run("ROSTER_PURGE_INTERVAL", "0");
+    assert!(stderr.contains("ROSTER_PURGE_INTERVAL"), "{stderr}");
+    let stderr = run("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal");
+    assert!(stderr.contains("ROSTER_TRUSTED_PROXIES"), "{stderr}");
+    let stderr = run("ROSTER_KEY_ENCRYPTION_KEY", "almost-my-secret-key");
+    assert!(stderr.contains("ROSTER_KEY_ENCRYPTION_KEY"), "{stderr}");
+    assert!(stderr.contains("32 bytes"), "{stderr}");
+    assert!(!stderr.contains("almost-my-secret-key"), "{stderr}");
+}

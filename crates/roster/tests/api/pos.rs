@@ -70,13 +70,7 @@ async fn account(app: &TestApp, email: &str) -> Value {
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
-    app.call(
-        Method::POST,
-        "/auth/login",
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await
+    app.login(email, password).await
 }
 
 async fn auth_token(app: &TestApp, email: &str) -> String {
@@ -556,15 +550,8 @@ async fn tokens_expire_and_verify_offline_with_the_jwks(engine: Engine) {
         .to_string();
 
     // Offline: only the JWKS document and a JWT library.
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(app.get_public("/.well-known/jwks.json").await).unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
     let jwk = jwks
@@ -608,7 +595,7 @@ async fn rotated_keys_stay_published(engine: Engine) {
         .unwrap()
         .to_string();
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
-    let new_kid = roster_app::tokens::rotate(app.store.as_ref(), chrono::Utc::now())
+    let new_kid = roster_app::tokens::rotate(app.store.as_ref(), None, chrono::Utc::now())
         .await
         .unwrap();
     // A process picks the new key up (here: a new process).
@@ -623,15 +610,7 @@ async fn rotated_keys_stay_published(engine: Engine) {
         jsonwebtoken::decode_header(&new).unwrap().kid.unwrap(),
         new_kid
     );
-    let jwks: Value = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_public("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -649,15 +628,7 @@ async fn rotated_keys_stay_published(engine: Engine) {
     }
     // Once every token the old key signed has expired, it leaves the JWKS.
     app.clock.advance(Duration::hours(25));
-    let jwks: Value = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_public("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

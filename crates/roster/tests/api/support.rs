@@ -162,6 +162,14 @@ impl Reply {
     }
 }
 
+/// The configuration of a test server: the defaults and the admin token.
+pub fn test_config() -> Config {
+    Config {
+        admin_token: Some(Secret::new(ADMIN)),
+        ..Config::default()
+    }
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     pub engine: Engine,
@@ -170,6 +178,8 @@ pub struct TestApp {
     pub store: Arc<dyn roster_store::Store>,
     /// The server's clock: `app.clock.advance(..)` moves time for expiry tests.
     pub clock: Arc<ManualClock>,
+    /// The application behind the server, for what has no route (the purge).
+    pub app: App,
     server: tokio::task::JoinHandle<()>,
     /// The database URL, for a second process on the same database.
     pub url: String,
@@ -186,6 +196,11 @@ impl Drop for TestApp {
 impl TestApp {
     /// Starts a server on a fresh database of `engine`.
     pub async fn start(engine: Engine) -> TestApp {
+        Self::start_with(engine, test_config()).await
+    }
+
+    /// Starts a server with this configuration on a fresh database.
+    pub async fn start_with(engine: Engine, config: Config) -> TestApp {
         let (url, database) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -208,34 +223,41 @@ impl TestApp {
                 (url, Database::Postgres { admin_url, name })
             }
         };
-        Self::serve(engine, url, Some(database)).await
+        Self::serve(engine, url, Some(database), config).await
     }
 
     /// Starts a second Roster process on this app's database (its own
     /// store, pools and caches, as another process would have).
     pub async fn sibling(&self) -> TestApp {
-        Self::serve(self.engine, self.url.clone(), None).await
+        self.sibling_with(test_config()).await
     }
 
-    async fn serve(engine: Engine, url: String, database: Option<Database>) -> TestApp {
+    /// A second process on this app's database, configured otherwise.
+    pub async fn sibling_with(&self, config: Config) -> TestApp {
+        Self::serve(self.engine, self.url.clone(), None, config).await
+    }
+
+    async fn serve(
+        engine: Engine,
+        url: String,
+        database: Option<Database>,
+        config: Config,
+    ) -> TestApp {
         let options = ConnectOptions {
             url: url.clone(),
-            sqlite_synchronous: "FULL".into(),
+            sqlite_synchronous: roster_store::SqliteSynchronous::Full,
             max_connections: 8,
         };
         let store = roster_store::connect(&options)
             .await
             .expect("connect to the test database");
         let clock = Arc::new(ManualClock::default());
-        let config = Config {
-            admin_token: Some(Secret::new(ADMIN)),
-            ..Config::default()
-        };
-        let app = roster_http::router(App::with_clock(store.clone(), config, clock.clone()));
+        let app = App::with_clock(store.clone(), config, clock.clone());
+        let router = roster_http::router(app.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, service).await.unwrap();
         });
         TestApp {
@@ -244,6 +266,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             store,
             clock,
+            app,
             server,
             url,
             _database: database,
@@ -401,4 +424,50 @@ pub fn id(value: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no id in {value}"))
         .to_string()
+}
+
+impl TestApp {
+    /// Runs `sql` on the database directly (what a copy of the database
+    /// would show) and returns the first column of each row as text.
+    pub async fn rows_as_text(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+        }
+    }
+
+    /// How many rows `table` holds.
+    pub async fn count(&self, table: &str) -> usize {
+        self.rows_as_text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
+            .await[0]
+            .parse()
+            .unwrap()
+    }
+}
+
+impl TestApp {
+    /// A GET without credentials (documents, the JWKS), its body as JSON.
+    pub async fn get_public(&self, path: &str) -> Value {
+        self.call(Method::GET, path, None, None).await.expect(200)
+    }
+
+    /// `POST /auth/login` with an account's email and password.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
 }

@@ -1,0 +1,44 @@
+//! The purge of expired sessions, invitations and throttle counters:
+//! [`HousekeepingStore`].
+//!
+//! Timestamps compare in SQL on both engines: PostgreSQL stores
+//! `timestamptz`; SQLite stores RFC 3339 text in UTC (`+00:00`) with 0, 3, 6
+//! or 9 fractional digits, which sorts as the times do.
+
+use async_trait::async_trait;
+use roster_core::rules::retention::Cutoffs;
+
+use super::SqlStore;
+use crate::{HousekeepingStore, Purged, Result};
+
+#[async_trait]
+impl HousekeepingStore for SqlStore {
+    async fn purge(&self, cutoffs: &Cutoffs) -> Result<Purged> {
+        let mut tx = self.write.begin().await?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(cutoffs.sessions_expired_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let invitations = sqlx::query("DELETE FROM invitations WHERE expires_at <= $1")
+            .bind(cutoffs.invitations_expired_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let throttles = sqlx::query(
+            "DELETE FROM login_throttles WHERE window_start <= $1 \
+             AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(cutoffs.throttles_started_by)
+        .bind(cutoffs.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Purged {
+            sessions,
+            invitations,
+            throttles,
+        })
+    }
+}
