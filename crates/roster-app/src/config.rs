@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use chrono::Duration;
 use roster_core::throttle::ThrottlePolicy;
 
+pub use crate::passwords::PoolSize;
 use crate::sealing::KeyEncryptionKey;
 
 /// The defaults, in the units configuration is written in.
@@ -66,6 +67,8 @@ pub struct Config {
     /// Seals the token-signing keys in the database; `None` keeps them
     /// as plain PEM (with a warning at start).
     pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// The password pool's workers and queue.
+    pub password_pool: PoolSize,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             throttle: ThrottlePolicy::DEFAULT,
             trusted_proxies: TrustedProxies::default(),
             key_encryption_key: None,
+            password_pool: PoolSize::default(),
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum AppError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; retry in {retry_after} s")]
     TooManyRequests { retry_after: u64 },
+    /// Bounded work is at capacity; retry after this many seconds (503).
+    #[error("{what} are at capacity; retry in {retry_after} s")]
+    Busy {
+        what: &'static str,
+        retry_after: u64,
+    },
     /// A token could not be signed (a bug or a broken key): never shown.
     #[error("token signing failed: {0}")]
     Signing(String),

@@ -71,11 +71,11 @@ impl App {
     /// The application on a given clock (tests move time).
     pub fn with_clock(store: Arc<dyn Store>, config: Config, clock: Arc<dyn clock::Clock>) -> App {
         App {
+            passwords: passwords::Passwords::new(config.password_pool),
             store,
             config: Arc::new(config),
             clock,
             tokens: Default::default(),
-            passwords: passwords::Passwords::new(),
         }
     }
 

@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 503: a dependency (the database) is not answering; the detail is
     /// logged, not sent.
     Unavailable(String),
+    /// 503: the server is at capacity (a full queue, too many requests in
+    /// flight, a request over its time); retry after this many seconds.
+    Overloaded { detail: String, retry_after: u64 },
 }
 
 impl ApiError {
@@ -86,7 +89,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -122,6 +127,7 @@ impl ApiError {
                 "the service is not ready: its database does not answer".into(),
                 Vec::new(),
             ),
+            ApiError::Overloaded { detail, .. } => (detail.clone(), Vec::new()),
         };
         let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
         for e in errors {
@@ -155,7 +161,9 @@ fn problem_type(error: &ApiError) -> &'static str {
         ApiError::UnsupportedMediaType => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
         ApiError::TooManyRequests { .. } => "https://tools.ietf.org/html/rfc6585#section-4",
         ApiError::Internal(_) => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-        ApiError::Unavailable(_) => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+        ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+            "https://tools.ietf.org/html/rfc9110#section-15.6.4"
+        }
     }
 }
 
@@ -197,7 +205,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests { retry_after } = self {
+        if let ApiError::TooManyRequests { retry_after }
+        | ApiError::Overloaded { retry_after, .. } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -216,6 +226,10 @@ impl From<AppError> for ApiError {
             AppError::Conflict(message) => ApiError::Conflict(message),
             AppError::Gone(message) => ApiError::Gone(message),
             AppError::TooManyRequests { retry_after } => ApiError::TooManyRequests { retry_after },
+            err @ AppError::Busy { retry_after, .. } => ApiError::Overloaded {
+                detail: err.to_string(),
+                retry_after,
+            },
             err @ (AppError::Signing(_) | AppError::Storage(_) | AppError::Internal(_)) => {
                 ApiError::Internal(err.to_string())
             }

@@ -16,6 +16,7 @@ mod signin;
 pub mod v1;
 
 pub use error::{ApiError, Problem};
+pub use ops::Limits;
 
 /// What every handler can reach: the application.
 #[derive(Clone)]
@@ -32,7 +33,12 @@ impl std::ops::Deref for AppState {
 }
 
 /// The whole application: every route, the OpenAPI document and the docs UI,
-/// wrapped in tracing, metrics and trace ids.
+/// wrapped in tracing, metrics and trace ids, with the default limits.
 pub fn router(app: roster_app::App) -> axum::Router {
-    ops::router(AppState { app })
+    router_with_limits(app, Limits::default())
+}
+
+/// The whole application under these limits.
+pub fn router_with_limits(app: roster_app::App, limits: Limits) -> axum::Router {
+    ops::router(AppState { app }, limits)
 }

@@ -4,12 +4,14 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
@@ -119,6 +121,11 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
         ("413", "The body is larger than 1 MiB."),
         ("415", "The body is not JSON."),
         ("500", "A bug; quote the traceId."),
+        (
+            "503",
+            "At capacity (too many requests in flight, a full password queue, or a request over \
+             its time); retry after `Retry-After` seconds.",
+        ),
     ];
     for item in openapi.paths.paths.values_mut() {
         let operations = [
@@ -157,8 +164,56 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// How much the server takes on at once, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request still running after this answers 503 (and is cancelled:
+    /// its transaction, if any, rolls back).
+    pub request_timeout: std::time::Duration,
+    /// Requests served at once; one more answers 503 at once.
+    pub max_in_flight: usize,
+}
+
+impl Limits {
+    /// The default request timeout: 30 s.
+    pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u32 = 30;
+    /// The default number of requests in flight.
+    pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: std::time::Duration::from_secs(u64::from(
+                Self::DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            )),
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT as usize,
+        }
+    }
+}
+
+/// The answer to a request refused by the limits.
+async fn over_limits(limits: Limits, error: tower::BoxError) -> ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Overloaded {
+            detail: format!(
+                "the request did not finish within {} s",
+                limits.request_timeout.as_secs_f64()
+            ),
+            retry_after: 1,
+        }
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::Overloaded {
+            detail: "too many requests in flight; retry in 1 s".into(),
+            retry_after: 1,
+        }
+    } else {
+        ApiError::Internal(format!("middleware failed: {error}"))
+    }
+}
+
 /// The router and its OpenAPI document.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, limits: Limits) -> Router {
     let (api_router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
@@ -180,6 +235,15 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |error| {
+                    over_limits(limits, error)
+                }))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
+                .timeout(limits.request_timeout),
+        )
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn(observe))
         .with_state(state)

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use roster_app::config::defaults;
+use roster_app::config::{defaults, PoolSize};
 use roster_app::sealing::KeyEncryptionKey;
 use roster_app::{App, Config, Secret, TrustedProxies};
 use roster_core::throttle::ThrottlePolicy;
+use roster_http::Limits;
 use roster_store::{ConnectOptions, SqliteSynchronous};
 use tracing_subscriber::EnvFilter;
 
@@ -123,6 +124,22 @@ struct ServeArgs {
     /// expire) and stale sign-in throttles, in seconds.
     #[arg(long, env = "ROSTER_PURGE_INTERVAL", default_value_t = defaults::PURGE_INTERVAL_SECONDS, value_parser = seconds())]
     purge_interval: u32,
+    /// Threads that check, hash and verify passwords (each Argon2id run
+    /// holds 19 MiB). Default: one per core.
+    #[arg(long, env = "ROSTER_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=256))]
+    password_workers: Option<u32>,
+    /// Password jobs that may wait for a worker; past that a sign-in or a
+    /// password change answers 503 with `Retry-After` at once. Default: 16
+    /// per worker.
+    #[arg(long, env = "ROSTER_PASSWORD_QUEUE", value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    password_queue: Option<u32>,
+    /// A request still running after this many seconds answers 503 and is
+    /// cancelled (its transaction rolls back).
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = Limits::DEFAULT_REQUEST_TIMEOUT_SECONDS, value_parser = seconds())]
+    request_timeout: u32,
+    /// Requests served at once; one more answers 503 with `Retry-After`.
+    #[arg(long, env = "ROSTER_MAX_IN_FLIGHT", default_value_t = Limits::DEFAULT_MAX_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_in_flight: u32,
     #[command(flatten)]
     keys: KeyArgs,
     #[command(flatten)]
@@ -167,6 +184,26 @@ impl ServeArgs {
             },
             trusted_proxies: self.trusted_proxies.clone(),
             key_encryption_key: self.keys.key_encryption_key.clone(),
+            password_pool: self.password_pool(),
+        }
+    }
+
+    fn password_pool(&self) -> PoolSize {
+        let pool = match self.password_workers {
+            Some(workers) => PoolSize::for_workers(workers as usize),
+            None => PoolSize::default(),
+        };
+        PoolSize {
+            queue: self.password_queue.map_or(pool.queue, |q| q as usize),
+            ..pool
+        }
+    }
+
+    /// The HTTP layer's limits.
+    fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(u64::from(self.request_timeout)),
+            max_in_flight: self.max_in_flight as usize,
         }
     }
 }
@@ -295,7 +332,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.clone()
             .purge_every(Duration::from_secs(u64::from(args.purge_interval))),
     );
-    let router = roster_http::router(app);
+    let router = roster_http::router_with_limits(app, args.limits());
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;

@@ -12,6 +12,7 @@ mod grants;
 mod hierarchy;
 mod isolation;
 mod keys_at_rest;
+mod limits;
 mod ops;
 mod partner;
 mod pos;

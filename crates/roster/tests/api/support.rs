@@ -201,6 +201,15 @@ impl TestApp {
 
     /// Starts a server with this configuration on a fresh database.
     pub async fn start_with(engine: Engine, config: Config) -> TestApp {
+        Self::start_limited(engine, config, roster_http::Limits::default()).await
+    }
+
+    /// Starts a server with this configuration and these HTTP limits.
+    pub async fn start_limited(
+        engine: Engine,
+        config: Config,
+        limits: roster_http::Limits,
+    ) -> TestApp {
         let (url, database) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -223,7 +232,7 @@ impl TestApp {
                 (url, Database::Postgres { admin_url, name })
             }
         };
-        Self::serve(engine, url, Some(database), config).await
+        Self::serve(engine, url, Some(database), config, limits).await
     }
 
     /// Starts a second Roster process on this app's database (its own
@@ -234,7 +243,14 @@ impl TestApp {
 
     /// A second process on this app's database, configured otherwise.
     pub async fn sibling_with(&self, config: Config) -> TestApp {
-        Self::serve(self.engine, self.url.clone(), None, config).await
+        Self::serve(
+            self.engine,
+            self.url.clone(),
+            None,
+            config,
+            roster_http::Limits::default(),
+        )
+        .await
     }
 
     async fn serve(
@@ -242,6 +258,7 @@ impl TestApp {
         url: String,
         database: Option<Database>,
         config: Config,
+        limits: roster_http::Limits,
     ) -> TestApp {
         let options = ConnectOptions {
             url: url.clone(),
@@ -253,7 +270,7 @@ impl TestApp {
             .expect("connect to the test database");
         let clock = Arc::new(ManualClock::default());
         let app = App::with_clock(store.clone(), config, clock.clone());
-        let router = roster_http::router(app.clone());
+        let router = roster_http::router_with_limits(app.clone(), limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
