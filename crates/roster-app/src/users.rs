@@ -6,10 +6,10 @@
 use roster_core::rules::authority::{newly_conferred, user_grants};
 use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
 use roster_core::Grant;
-use roster_core::{CommerceRole, Contact, Permission, Target, User};
-use roster_store::{
-    ContactPatch, Listed, NewContact, NewUser, Page, ProfilePatch, UserFilter, UserPatch,
+use roster_core::{
+    CommerceRole, Contact, NewUser, Permission, ProfilePatch, Target, User, UserPatch,
 };
+use roster_store::{ContactPatch, Listed, NewContact, Page, UserFilter};
 use uuid::Uuid;
 
 use crate::caller::Scope;

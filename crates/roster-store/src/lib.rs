@@ -18,12 +18,10 @@ use std::sync::Arc;
 
 use roster_core::Permission;
 
-mod inputs;
 pub mod postgres;
 pub mod sqlite;
 mod traits;
 
-pub use inputs::{NewUser, ProfilePatch, UserPatch};
 pub use traits::{
     AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
     ContactStore, CredentialStore, DeviceIdentity, NewAccount, NewApiKey, NewCompany, NewContact,

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use roster_core::{
-    Actor, ApiKeyGrant, CompanyKind, CompanyStatus, ContactType, Permission, Profile, QuoteStatus,
-    SessionKind, Source, UserStatus,
+    Actor, ApiKeyGrant, CompanyKind, CompanyStatus, ContactType, NewUser, Permission, Profile,
+    ProfilePatch, QuoteStatus, SessionKind, Source, UserPatch, UserStatus,
 };
 use roster_store::{
     ConnectOptions, ContactPatch, NewApiKey, NewCompany, NewContact, NewQuote, NewSession,
-    NewStore, NewTenant, NewUser, Page, QuotePatch, Store, StoreError, UserPatch,
+    NewStore, NewTenant, Page, QuotePatch, Store, StoreError,
 };
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
@@ -462,7 +462,7 @@ async fn hierarchy_moves_follow_the_rules(store: &Arc<dyn Store>) {
         .unwrap();
     assert_eq!(low_now.parent_id, Some(top));
     let renamed = UserPatch {
-        profile: roster_store::ProfilePatch {
+        profile: ProfilePatch {
             name: Some(Some("Low".into())),
             ..Default::default()
         },

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{
-    validate, Account, AccountType, Actor, Invitation, Profile, Roles, Tenant, TenantRole, User,
-    UserStatus,
+    validate, Account, AccountType, Actor, Invitation, NewUser, Profile, Roles, Tenant, TenantRole,
+    User, UserPatch, UserStatus,
 };
 use uuid::Uuid;
 
@@ -14,9 +14,7 @@ use super::tenants::{TenantRow, TENANT_COLUMNS};
 use super::user_rows::fetch_user_by;
 use super::users::{apply_user_patch, insert_user};
 use super::{lock_tenant, now, uuid, word, Conn, SqlStore, LOCK};
-use crate::{
-    AccountStore, Listed, NewAccount, NewInvitation, NewUser, Page, Result, StoreError, UserPatch,
-};
+use crate::{AccountStore, Listed, NewAccount, NewInvitation, Page, Result, StoreError};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AccountRow {

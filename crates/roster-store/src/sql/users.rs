@@ -1,7 +1,7 @@
 //! Users: references, roles and stores, writes, re-parenting: [`UserStore`].
 
 use async_trait::async_trait;
-use roster_core::{Actor, CommerceRole, User, UserStatus};
+use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use super::hierarchy;
 use super::page::{after_number, paged};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
 use super::{exists, invalid, lock_tenant, next_number, now, uuid, Conn, Db, SqlStore};
-use crate::{Listed, NewUser, Page, Result, StoreError, UserFilter, UserPatch, UserStore};
+use crate::{Listed, Page, Result, StoreError, UserFilter, UserStore};
 
 /// Checks what a user refers to against its tenant: company, parent (same
 /// company, no cycle, bounded depth), stores, account, and that company roles

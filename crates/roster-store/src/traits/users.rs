@@ -1,10 +1,10 @@
 //! Users.
 
 use async_trait::async_trait;
-use roster_core::{Actor, CommerceRole, User, UserStatus};
+use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use uuid::Uuid;
 
-use crate::{Listed, NewUser, Page, Result, UserPatch};
+use crate::{Listed, Page, Result};
 
 /// Filters of the user list; every one optional, all must match.
 #[derive(Debug, Clone, Default)]

@@ -1,48 +1,84 @@
-//! The user inputs: what a new user is made of and how a patch changes one.
-//! Kept as one block so they can move to `roster-core` in one piece.
+//! Changes to users: what a new user is made of ([`NewUser`]), how a patch
+//! changes one ([`UserPatch`]), and the rules a change carries with it
+//! ([`UserPatch::apply_to`]). The store applies a patch inside its
+//! transaction, on the locked row, so every surface gets the same rules.
 
-use roster_core::{AccountType, Profile, Roles, Source, User, UserStatus};
 use uuid::Uuid;
 
-/// A user to create. References (company, parent, stores, account) are
-/// checked against the tenant by the store.
+use crate::model::{
+    AccountType, CommerceRole, OrgRole, PartnerRole, Profile, Roles, Source, TenantRole, User,
+    UserStatus,
+};
+
+/// A user to create (or a user's next state, from [`UserPatch::apply_to`]).
+/// References (company, parent, stores, account) are checked against the
+/// tenant by the store.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The company the user belongs to, if any.
     pub company_id: Option<Uuid>,
+    /// The user's parent in its company's hierarchy.
     pub parent_id: Option<Uuid>,
+    /// The descriptive fields.
     pub profile: Profile,
+    /// The id the user has in `source`.
     pub external_id: Option<String>,
+    /// Where `external_id` comes from.
     pub source: Option<Source>,
+    /// Whether the user may act.
     pub status: UserStatus,
+    /// What kind of account the user is.
     pub account_type: AccountType,
+    /// The store the user works in by default.
     pub default_store_id: Option<String>,
+    /// The platform account linked to the user.
     pub account_id: Option<Uuid>,
+    /// The new password's hash; `None` keeps the current one on an update.
     pub password_hash: Option<String>,
+    /// The roles the user holds.
     pub roles: Roles,
+    /// The stores the user's partner role acts on.
     pub store_ids: Vec<String>,
 }
 
 /// A change to a user: `None` leaves a field alone, `Some(None)` clears it.
+/// Each field is the [`NewUser`] field of the same name.
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
+    /// Moves the user to a company, or (`Some(None)`) out of its company.
     pub company_id: Option<Option<Uuid>>,
+    /// Moves the user under another parent, or to the top.
     pub parent_id: Option<Option<Uuid>>,
+    /// The descriptive fields to change.
     pub profile: ProfilePatch,
+    /// Sets or clears the external id.
     pub external_id: Option<Option<String>>,
+    /// Sets or clears the external id's source.
     pub source: Option<Option<Source>>,
+    /// Activates or deactivates the user.
     pub status: Option<UserStatus>,
+    /// Changes the account type.
     pub account_type: Option<AccountType>,
+    /// Sets or clears the default store.
     pub default_store_id: Option<Option<String>>,
+    /// Links or unlinks a platform account.
     pub account_id: Option<Option<Uuid>>,
+    /// A new password's hash; `None` keeps the current one.
     pub password_hash: Option<String>,
-    pub tenant_role: Option<Option<roster_core::TenantRole>>,
-    pub partner_role: Option<Option<roster_core::PartnerRole>>,
-    pub commerce_roles: Option<Vec<roster_core::CommerceRole>>,
-    pub org_role: Option<Option<roster_core::OrgRole>>,
+    /// Sets or clears the tenant role.
+    pub tenant_role: Option<Option<TenantRole>>,
+    /// Sets or clears the partner role.
+    pub partner_role: Option<Option<PartnerRole>>,
+    /// Replaces the commerce roles.
+    pub commerce_roles: Option<Vec<CommerceRole>>,
+    /// Sets or clears the organisation role.
+    pub org_role: Option<Option<OrgRole>>,
+    /// Replaces the store set.
     pub store_ids: Option<Vec<String>>,
 }
 
-/// A change to a user's descriptive fields.
+/// A change to a user's descriptive fields: `None` leaves a field alone,
+/// `Some(None)` clears it; each is the [`Profile`] field of the same name.
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {
     pub name: Option<Option<String>>,
