@@ -6,9 +6,7 @@
 use roster_core::rules::authority::{newly_conferred, user_grants};
 use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
 use roster_core::Grant;
-use roster_core::{
-    CommerceRole, Contact, NewUser, Permission, ProfilePatch, Target, User, UserPatch,
-};
+use roster_core::{CommerceRole, Contact, NewUser, Permission, Target, User, UserPatch};
 use roster_store::{ContactPatch, Listed, NewContact, Page, UserFilter};
 use uuid::Uuid;
 
@@ -256,27 +254,20 @@ impl Users<'_> {
             .await?)
     }
 
-    /// Changes a company user (seed 002): leaving the company (`company_id`
-    /// set to none) also clears its job title and telephone; company data
-    /// set by the change needs a company, a job title and a telephone, given
-    /// now or already held.
+    /// Changes a company user (seed 002): company data set by the change
+    /// needs a company, a job title and a telephone, given now or already
+    /// held. Leaving the company clears its job title and telephone
+    /// ([`UserPatch::apply_to`], as on every surface).
     pub async fn update_company_user(
         &self,
         scope: &Scope,
         id: Uuid,
-        mut patch: UserPatch,
+        patch: UserPatch,
         password: Option<NewPassword>,
         change: CompanyDataChange<'_>,
     ) -> AppResult<User> {
         Right::CompanyUsers.require_write(scope)?;
         let current = self.load(scope, id, None).await?;
-        if patch.company_id == Some(None) {
-            patch.profile = ProfilePatch {
-                job_title: Some(None),
-                telephone: Some(None),
-                ..patch.profile
-            };
-        }
         let next = patch.clone().apply_to(&current);
         check_company_data(&CompanyData {
             company_id: next.company_id,

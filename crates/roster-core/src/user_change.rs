@@ -140,21 +140,30 @@ impl UserPatch {
     /// Moving a user to another company (or out of one) drops its
     /// company-scoped roles and its parent, unless the same patch sets them:
     /// a role held in one company never follows the user into another.
+    /// Leaving its company (it had one, the patch sets none) also clears its
+    /// job title and telephone, the company data of seed 002, unless the
+    /// same patch sets them.
     pub fn apply_to(self, current: &User) -> NewUser {
         fn pick<T: Clone>(change: Option<T>, current: &T) -> T {
             change.unwrap_or_else(|| current.clone())
         }
+        /// A company-bound field: the patch's value, else none when the
+        /// user's company changes in the way `dropped` says, else kept.
+        fn company_bound<T: Clone + Default>(change: Option<T>, current: &T, dropped: bool) -> T {
+            match change {
+                Some(value) => value,
+                None if dropped => T::default(),
+                None => current.clone(),
+            }
+        }
         let company_id = pick(self.company_id, &current.company_id);
         let moved = company_id != current.company_id;
+        let left = current.company_id.is_some() && company_id.is_none();
         let c = &current.profile;
         let p = self.profile;
         NewUser {
             company_id,
-            parent_id: match self.parent_id {
-                Some(parent) => parent,
-                None if moved => None,
-                None => current.parent_id,
-            },
+            parent_id: company_bound(self.parent_id, &current.parent_id, moved),
             profile: Profile {
                 name: pick(p.name, &c.name),
                 first_name: pick(p.first_name, &c.first_name),
@@ -166,8 +175,8 @@ impl UserPatch {
                 user_code: pick(p.user_code, &c.user_code),
                 mobile: pick(p.mobile, &c.mobile),
                 country_code: pick(p.country_code, &c.country_code),
-                telephone: pick(p.telephone, &c.telephone),
-                job_title: pick(p.job_title, &c.job_title),
+                telephone: company_bound(p.telephone, &c.telephone, left),
+                job_title: company_bound(p.job_title, &c.job_title, left),
                 language_code: pick(p.language_code, &c.language_code),
             },
             external_id: pick(self.external_id, &current.external_id),
@@ -189,13 +198,148 @@ impl UserPatch {
                     None if moved => Vec::new(),
                     None => current.roles.commerce.clone(),
                 },
-                org: match self.org_role {
-                    Some(role) => role,
-                    None if moved => None,
-                    None => current.roles.org,
-                },
+                org: company_bound(self.org_role, &current.roles.org, moved),
             },
             store_ids: pick(self.store_ids, &current.store_ids),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    const ONE: Uuid = Uuid::from_u128(1);
+    const TWO: Uuid = Uuid::from_u128(2);
+    const BOSS: Uuid = Uuid::from_u128(3);
+
+    /// A buyer of company ONE under BOSS, with company roles and company data.
+    fn buyer() -> User {
+        User {
+            id: Uuid::from_u128(9),
+            number: 1,
+            company_id: Some(ONE),
+            parent_id: Some(BOSS),
+            profile: Profile {
+                name: Some("Maria".into()),
+                job_title: Some("Buyer".into()),
+                telephone: Some("512-555-3322".into()),
+                ..Profile::default()
+            },
+            external_id: None,
+            source: None,
+            status: UserStatus::Active,
+            account_type: AccountType::Regular,
+            default_store_id: None,
+            account_id: None,
+            has_password: false,
+            roles: Roles {
+                tenant: Some(TenantRole::Access),
+                commerce: vec![CommerceRole::Owner],
+                org: Some(OrgRole::Admin),
+                ..Roles::default()
+            },
+            store_ids: Vec::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            last_accessed_at: None,
+        }
+    }
+
+    fn to_company(company: Option<Uuid>) -> UserPatch {
+        UserPatch {
+            company_id: Some(company),
+            ..UserPatch::default()
+        }
+    }
+
+    #[test]
+    fn leaving_the_company_clears_company_data_roles_and_parent() {
+        let next = to_company(None).apply_to(&buyer());
+        assert_eq!(next.company_id, None);
+        assert_eq!(
+            (next.profile.job_title, next.profile.telephone),
+            (None, None)
+        );
+        assert_eq!(next.parent_id, None);
+        assert!(next.roles.commerce.is_empty());
+        assert_eq!(next.roles.org, None);
+        assert_eq!(
+            next.profile.name.as_deref(),
+            Some("Maria"),
+            "the rest stays"
+        );
+        assert_eq!(next.roles.tenant, Some(TenantRole::Access));
+    }
+
+    #[test]
+    fn moving_to_another_company_drops_roles_and_parent_and_keeps_company_data() {
+        let next = to_company(Some(TWO)).apply_to(&buyer());
+        assert_eq!(next.company_id, Some(TWO));
+        assert_eq!(next.parent_id, None);
+        assert!(next.roles.commerce.is_empty());
+        assert_eq!(next.roles.org, None);
+        assert_eq!(next.profile.job_title.as_deref(), Some("Buyer"));
+        assert_eq!(next.profile.telephone.as_deref(), Some("512-555-3322"));
+    }
+
+    #[test]
+    fn what_the_same_patch_sets_is_kept() {
+        let leave = UserPatch {
+            company_id: Some(None),
+            profile: ProfilePatch {
+                job_title: Some(Some("Consultant".into())),
+                telephone: Some(Some("1".into())),
+                ..ProfilePatch::default()
+            },
+            ..UserPatch::default()
+        };
+        let next = leave.apply_to(&buyer());
+        assert_eq!(next.profile.job_title.as_deref(), Some("Consultant"));
+        assert_eq!(next.profile.telephone.as_deref(), Some("1"));
+        let other = UserPatch {
+            company_id: Some(Some(TWO)),
+            parent_id: Some(Some(BOSS)),
+            commerce_roles: Some(vec![
+                CommerceRole::Orders,
+                CommerceRole::Finance,
+                CommerceRole::Orders,
+            ]),
+            org_role: Some(Some(OrgRole::Member)),
+            ..UserPatch::default()
+        };
+        let next = other.apply_to(&buyer());
+        assert_eq!(next.parent_id, Some(BOSS));
+        assert_eq!(
+            next.roles.commerce,
+            [CommerceRole::Orders, CommerceRole::Finance]
+        );
+        assert_eq!(next.roles.org, Some(OrgRole::Member));
+    }
+
+    #[test]
+    fn staying_keeps_everything_company_bound() {
+        for patch in [to_company(Some(ONE)), UserPatch::default()] {
+            let next = patch.apply_to(&buyer());
+            assert_eq!(next.company_id, Some(ONE));
+            assert_eq!(next.parent_id, Some(BOSS));
+            assert_eq!(next.roles.commerce, [CommerceRole::Owner]);
+            assert_eq!(next.roles.org, Some(OrgRole::Admin));
+            assert_eq!(next.profile.job_title.as_deref(), Some("Buyer"));
+            assert_eq!(next.profile.telephone.as_deref(), Some("512-555-3322"));
+        }
+    }
+
+    #[test]
+    fn a_user_in_no_company_keeps_its_data_when_told_none_again() {
+        let mut loner = buyer();
+        loner.company_id = None;
+        loner.parent_id = None;
+        loner.roles = Roles::default();
+        let next = to_company(None).apply_to(&loner);
+        assert_eq!(next.profile.job_title.as_deref(), Some("Buyer"));
+        assert_eq!(next.profile.telephone.as_deref(), Some("512-555-3322"));
     }
 }
