@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use roster_core::rules::invitation::InvitationRefusal;
 use roster_core::Permission;
 
 pub mod postgres;
@@ -180,6 +181,19 @@ impl From<sqlx::Error> for StoreError {
             }
         }
         StoreError::Database(err)
+    }
+}
+
+/// How the core's refusal of an invitation reads in storage: used or
+/// expired is gone (410), another email's is forbidden (403).
+impl From<InvitationRefusal> for StoreError {
+    fn from(refusal: InvitationRefusal) -> Self {
+        match refusal {
+            InvitationRefusal::Used | InvitationRefusal::Expired => {
+                StoreError::Gone(refusal.to_string())
+            }
+            InvitationRefusal::OtherEmail => StoreError::Forbidden(refusal.to_string()),
+        }
     }
 }
 

@@ -16,8 +16,8 @@ use roster_core::{
     ProfilePatch, QuoteStatus, SessionKind, Source, UserPatch, UserStatus,
 };
 use roster_store::{
-    ConnectOptions, ContactPatch, NewApiKey, NewCompany, NewContact, NewQuote, NewSession,
-    NewStore, NewTenant, Page, QuotePatch, Store, StoreError,
+    ConnectOptions, ContactPatch, NewAccount, NewApiKey, NewCompany, NewContact, NewInvitation,
+    NewQuote, NewSession, NewStore, NewTenant, Page, QuotePatch, Store, StoreError,
 };
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
@@ -151,6 +151,7 @@ conformance!(
     api_keys_authenticate_by_hash,
     sessions_are_created_and_revoked,
     throttle_counters_count_and_restart,
+    invitations_are_accepted_once_by_their_email_before_expiry,
 );
 
 fn page() -> Page {
@@ -651,4 +652,113 @@ async fn throttle_counters_count_and_restart(store: &Arc<dyn Store>) {
     assert!(read[0].locked_until.is_some());
     store.clear_failures("k").await.unwrap();
     assert!(store.throttles(&keys).await.unwrap().is_empty());
+}
+
+async fn invitations_are_accepted_once_by_their_email_before_expiry(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let account = |email: &str| NewAccount {
+        email: email.into(),
+        password_hash: "hash".into(),
+        first_name: Some("Ana".into()),
+        last_name: None,
+    };
+    let ana = store
+        .create_account(account("ana@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_account(account("bob@example.com"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let invite = |token_hash: &str| NewInvitation {
+        email: "Ana@Example.com".into(),
+        tenant_role: roster_core::TenantRole::Backoffice,
+        account_type: roster_core::AccountType::Regular,
+        token_hash: token_hash.into(),
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    };
+    store
+        .create_invitation(&t, invite("inv-1"), &ACTOR)
+        .await
+        .unwrap();
+    let refused = |result: Result<roster_core::User, StoreError>| match result {
+        Err(StoreError::Gone(m)) => (410, m),
+        Err(StoreError::Forbidden(m)) => (403, m),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let nobody = || async {
+        store
+            .list_users(&t, &Default::default(), &page())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    };
+
+    let other = store.accept_invitation("inv-1", &bob, now).await;
+    assert_eq!(
+        refused(other),
+        (403, "the invitation is for another email".into())
+    );
+    let late = store
+        .accept_invitation("inv-1", &ana, now + Duration::hours(1))
+        .await;
+    assert_eq!(refused(late), (410, "the invitation has expired".into()));
+    assert!(nobody().await, "a refused acceptance makes no user");
+
+    let user = store.accept_invitation("inv-1", &ana, now).await.unwrap();
+    assert_eq!(user.account_id, Some(ana.id));
+    assert_eq!(user.profile.email.as_deref(), Some("Ana@Example.com"));
+    assert_eq!(user.roles.tenant, Some(roster_core::TenantRole::Backoffice));
+    let again = store.accept_invitation("inv-1", &ana, now).await;
+    assert_eq!(
+        refused(again),
+        (410, "the invitation was already used or revoked".into())
+    );
+
+    let revoked = store
+        .create_invitation(&t, invite("inv-2"), &ACTOR)
+        .await
+        .unwrap();
+    store
+        .revoke_invitation(&t, revoked.id, now, &ACTOR)
+        .await
+        .unwrap();
+    let after_revoke = store.accept_invitation("inv-2", &ana, now).await;
+    assert_eq!(
+        refused(after_revoke),
+        (410, "the invitation was already used or revoked".into())
+    );
+    // Concurrent acceptances: one wins; the others see the locked row used.
+    store
+        .create_invitation(&t, invite("inv-3"), &ACTOR)
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, ana) = (store.clone(), ana.clone());
+            tokio::spawn(async move { store.accept_invitation("inv-3", &ana, now).await })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(user) => {
+                assert_eq!(user.account_id, Some(ana.id));
+                won += 1;
+            }
+            refusal => assert_eq!(
+                refused(refusal),
+                (410, "the invitation was already used or revoked".into())
+            ),
+        }
+    }
+    assert_eq!(won, 1);
+    let unknown = store.accept_invitation("inv-9", &ana, now).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound("invitation"))),
+        "{unknown:?}"
+    );
 }

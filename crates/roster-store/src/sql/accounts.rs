@@ -352,19 +352,9 @@ impl AccountStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
         let invitation: Invitation = row.ok_or(StoreError::NotFound("invitation"))?.try_into()?;
-        if invitation.accepted_at.is_some() || invitation.revoked_at.is_some() {
-            return Err(StoreError::Gone(
-                "the invitation was already used or revoked".into(),
-            ));
-        }
-        if invitation.expires_at <= at {
-            return Err(StoreError::Gone("the invitation has expired".into()));
-        }
-        if validate::email_key(&invitation.email) != validate::email_key(&account.email) {
-            return Err(StoreError::Forbidden(
-                "the invitation is for another email".into(),
-            ));
-        }
+        // The core's rule, on the locked row: a concurrent acceptance that
+        // committed first is seen here as used.
+        invitation.acceptable_by(&account.email, at)?;
         let tenant = invitation.tenant.clone();
         // Single use: only the first acceptance flips accepted_at.
         let claimed = sqlx::query(
