@@ -173,7 +173,7 @@ impl Accounts<'_> {
         Ok(self
             .app
             .store
-            .update_user(tenant, user.id, patch, &actor)
+            .update_user(tenant, user.id.into(), patch, &actor)
             .await?)
     }
 }

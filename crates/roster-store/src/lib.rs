@@ -28,7 +28,7 @@ pub use traits::{
     ContactStore, CredentialStore, DeviceIdentity, NewAccount, NewApiKey, NewCompany, NewContact,
     NewDevice, NewInvitation, NewOrder, NewQuote, NewSession, NewStore, NewTenant, OrderPatch,
     QuotePatch, RecordFilter, RecordStore, Store, StorePatch, TenantStore, Throttle, UserFilter,
-    UserStore,
+    UserRef, UserStore,
 };
 
 /// What can go wrong in storage, in terms a client can be told.

@@ -404,7 +404,7 @@ impl AccountStore for SqlStore {
                     account_type: Some(invitation.account_type),
                     ..UserPatch::default()
                 };
-                apply_user_patch(&mut tx, &tenant, user.id, patch, &actor).await?
+                apply_user_patch(&mut tx, &tenant, user.id.into(), patch, &actor).await?
             }
             None => {
                 let new = NewUser {
