@@ -1,8 +1,8 @@
 //! Self-service for signed-in users and accounts (seed 003): the global
 //! account, its tenants, and the caller's own tenant user.
 
+use roster_core::UserPatch;
 use roster_core::{Account, Actor, Tenant, User};
-use roster_store::UserPatch;
 
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
@@ -173,7 +173,7 @@ impl Accounts<'_> {
         Ok(self
             .app
             .store
-            .update_user(tenant, user.id, patch, &actor)
+            .update_user(tenant, user.id.into(), patch, &actor)
             .await?)
     }
 }

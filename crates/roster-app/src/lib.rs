@@ -37,10 +37,10 @@ pub use passwords::NewPassword;
 
 /// The inputs, filters and pages of the operations, as surfaces build them.
 pub mod input {
+    pub use roster_core::{NewUser, ProfilePatch, UserPatch};
     pub use roster_store::{
         CompanyPatch, ContactPatch, Listed, NewAccount, NewCompany, NewContact, NewOrder, NewQuote,
-        NewStore, NewTenant, NewUser, OrderPatch, Page, ProfilePatch, QuotePatch, RecordFilter,
-        StorePatch, UserFilter, UserPatch,
+        NewStore, NewTenant, OrderPatch, Page, QuotePatch, RecordFilter, StorePatch, UserFilter,
     };
 }
 

@@ -6,10 +6,8 @@
 use roster_core::rules::authority::{newly_conferred, user_grants};
 use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
 use roster_core::Grant;
-use roster_core::{CommerceRole, Contact, Permission, Target, User};
-use roster_store::{
-    ContactPatch, Listed, NewContact, NewUser, Page, ProfilePatch, UserFilter, UserPatch,
-};
+use roster_core::{CommerceRole, Contact, NewUser, Permission, Target, User, UserPatch};
+use roster_store::{ContactPatch, Listed, NewContact, Page, UserFilter, UserRef};
 use uuid::Uuid;
 
 use crate::caller::Scope;
@@ -157,9 +155,18 @@ impl Users<'_> {
             .await?)
     }
 
+    /// 404 unless `company` is a company of the scope's tenant.
+    async fn require_company(&self, scope: &Scope, company: Uuid) -> AppResult<()> {
+        self.app.store.get_company(scope.tenant(), company).await?;
+        Ok(())
+    }
+
+    /// The user, for computing what a change grants; `within` requires it to
+    /// be a user of that company. Writes check `within` again in the store,
+    /// on the locked row: this early read is not the guarantee.
     async fn load(&self, scope: &Scope, id: Uuid, within: Option<Uuid>) -> AppResult<User> {
         if let Some(company) = within {
-            self.app.store.get_company(scope.tenant(), company).await?;
+            self.require_company(scope, company).await?;
         }
         let user = self.app.store.get_user(scope.tenant(), id).await?;
         if within.is_some() && user.company_id != within {
@@ -222,7 +229,8 @@ impl Users<'_> {
         self.create(scope, Right::CompanyUsers, new, password).await
     }
 
-    /// Changes a user; `within` requires it to be a user of that company.
+    /// Changes a user; `within` requires it to be a user of that company
+    /// (the store checks it again on the locked row, with the write).
     /// Deactivating a user, or moving it out of its company, moves its child
     /// users to its parent (the store does it in the same transaction).
     pub async fn update(
@@ -236,12 +244,17 @@ impl Users<'_> {
     ) -> AppResult<User> {
         right.require_write(scope)?;
         let current = self.load(scope, id, within).await?;
-        self.apply(scope, current, patch, password).await
+        self.apply(scope, UserRef::within(id, within), current, patch, password)
+            .await
     }
 
+    /// Writes `patch` to `target`, whose state was `current` when loaded:
+    /// grants are counted from `current`, the store re-checks `target`'s
+    /// company on the locked row.
     async fn apply(
         &self,
         scope: &Scope,
+        target: UserRef,
         current: User,
         mut patch: UserPatch,
         password: Option<NewPassword>,
@@ -252,31 +265,24 @@ impl Users<'_> {
         Ok(self
             .app
             .store
-            .update_user(scope.tenant(), current.id, patch, scope.actor())
+            .update_user(scope.tenant(), target, patch, scope.actor())
             .await?)
     }
 
-    /// Changes a company user (seed 002): leaving the company (`company_id`
-    /// set to none) also clears its job title and telephone; company data
-    /// set by the change needs a company, a job title and a telephone, given
-    /// now or already held.
+    /// Changes a company user (seed 002): company data set by the change
+    /// needs a company, a job title and a telephone, given now or already
+    /// held. Leaving the company clears its job title and telephone
+    /// ([`UserPatch::apply_to`], as on every surface).
     pub async fn update_company_user(
         &self,
         scope: &Scope,
         id: Uuid,
-        mut patch: UserPatch,
+        patch: UserPatch,
         password: Option<NewPassword>,
         change: CompanyDataChange<'_>,
     ) -> AppResult<User> {
         Right::CompanyUsers.require_write(scope)?;
         let current = self.load(scope, id, None).await?;
-        if patch.company_id == Some(None) {
-            patch.profile = ProfilePatch {
-                job_title: Some(None),
-                telephone: Some(None),
-                ..patch.profile
-            };
-        }
         let next = patch.clone().apply_to(&current);
         check_company_data(&CompanyData {
             company_id: next.company_id,
@@ -285,7 +291,7 @@ impl Users<'_> {
             given: change.given,
         })
         .map_err(|e| company_data_error(e, change.field))?;
-        self.apply(scope, current, patch, password).await
+        self.apply(scope, id.into(), current, patch, password).await
     }
 
     /// Moves a user under another of the same company (seed 002); the store
@@ -350,7 +356,8 @@ impl Users<'_> {
             .await?)
     }
 
-    /// Grants a commerce role in the user's company (409 when held).
+    /// Grants a commerce role to a user of `within` (409 when held; 404 when
+    /// the user is not in `within` as the store writes).
     pub async fn add_commerce_role(
         &self,
         scope: &Scope,
@@ -373,11 +380,17 @@ impl Users<'_> {
         Ok(self
             .app
             .store
-            .add_commerce_role(scope.tenant(), id, role, scope.actor())
+            .add_commerce_role(
+                scope.tenant(),
+                UserRef::within(id, Some(within)),
+                role,
+                scope.actor(),
+            )
             .await?)
     }
 
-    /// Takes a commerce role away (404 when not held).
+    /// Takes a commerce role away from a user of `within` (404 when not
+    /// held, or when the user is not in `within` as the store writes).
     pub async fn remove_commerce_role(
         &self,
         scope: &Scope,
@@ -386,11 +399,16 @@ impl Users<'_> {
         role: CommerceRole,
     ) -> AppResult<User> {
         Right::CompanyUsers.require_write(scope)?;
-        self.load(scope, id, Some(within)).await?;
+        self.require_company(scope, within).await?;
         Ok(self
             .app
             .store
-            .remove_commerce_role(scope.tenant(), id, role, scope.actor())
+            .remove_commerce_role(
+                scope.tenant(),
+                UserRef::within(id, Some(within)),
+                role,
+                scope.actor(),
+            )
             .await?)
     }
 
@@ -405,8 +423,9 @@ impl Users<'_> {
         Ok(self.app.store.contacts_of(scope.tenant(), users).await?)
     }
 
-    /// Adds a contact to a company's user; a new primary unsets the previous
-    /// one of its type.
+    /// Adds a contact to a user of `within` (404 when the user is not in it
+    /// as the store writes); a new primary unsets the previous one of its
+    /// type.
     pub async fn add_contact(
         &self,
         scope: &Scope,
@@ -415,15 +434,21 @@ impl Users<'_> {
         new: NewContact,
     ) -> AppResult<Contact> {
         Right::CompanyUsers.require_write(scope)?;
-        self.load(scope, user, Some(within)).await?;
+        self.require_company(scope, within).await?;
         Ok(self
             .app
             .store
-            .add_contact(scope.tenant(), user, new, scope.actor())
+            .add_contact(
+                scope.tenant(),
+                UserRef::within(user, Some(within)),
+                new,
+                scope.actor(),
+            )
             .await?)
     }
 
-    /// Changes a contact of a company's user.
+    /// Changes a contact of a user of `within` (404 when the user is not in
+    /// it as the store writes).
     pub async fn update_contact(
         &self,
         scope: &Scope,
@@ -433,15 +458,23 @@ impl Users<'_> {
         patch: ContactPatch,
     ) -> AppResult<Contact> {
         Right::CompanyUsers.require_write(scope)?;
-        self.load(scope, user, Some(within)).await?;
+        self.require_company(scope, within).await?;
         Ok(self
             .app
             .store
-            .update_contact(scope.tenant(), user, id, patch, scope.actor())
+            .update_contact(
+                scope.tenant(),
+                UserRef::within(user, Some(within)),
+                id,
+                patch,
+                scope.actor(),
+            )
             .await?)
     }
 
-    /// Makes an active contact the primary of its type (409 when inactive).
+    /// Makes an active contact of a user of `within` the primary of its type
+    /// (409 when inactive; 404 when the user is not in `within` as the store
+    /// writes).
     pub async fn set_primary_contact(
         &self,
         scope: &Scope,
@@ -450,11 +483,16 @@ impl Users<'_> {
         id: Uuid,
     ) -> AppResult<Contact> {
         Right::CompanyUsers.require_write(scope)?;
-        self.load(scope, user, Some(within)).await?;
+        self.require_company(scope, within).await?;
         Ok(self
             .app
             .store
-            .set_primary_contact(scope.tenant(), user, id, scope.actor())
+            .set_primary_contact(
+                scope.tenant(),
+                UserRef::within(user, Some(within)),
+                id,
+                scope.actor(),
+            )
             .await?)
     }
 }

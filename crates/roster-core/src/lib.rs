@@ -7,8 +7,10 @@ pub mod permission;
 pub mod rules;
 pub mod secret;
 pub mod throttle;
+pub mod user_change;
 pub mod validate;
 
 pub use model::*;
 pub use permission::{Decision, Grant, Permission, PermissionScope, Subject, Target};
+pub use user_change::{NewUser, ProfilePatch, UserPatch};
 pub use validate::{FieldError, Validation};

@@ -17,20 +17,19 @@
 
 use std::sync::Arc;
 
+use roster_core::rules::invitation::InvitationRefusal;
 use roster_core::Permission;
 
-mod inputs;
 pub mod postgres;
 pub mod sqlite;
 mod traits;
 
-pub use inputs::{NewUser, ProfilePatch, UserPatch};
 pub use traits::{
     AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
     ContactStore, CredentialStore, DeviceIdentity, HousekeepingStore, NewAccount, NewApiKey,
     NewCompany, NewContact, NewDevice, NewInvitation, NewOrder, NewQuote, NewSession, NewStore,
     NewTenant, OrderPatch, Purged, QuotePatch, RecordFilter, RecordStore, Store, StorePatch,
-    TenantStore, Throttle, UserFilter, UserStore,
+    TenantStore, Throttle, UserFilter, UserRef, UserStore,
 };
 
 /// What can go wrong in storage, in terms a client can be told.
@@ -289,6 +288,19 @@ impl From<sqlx::Error> for StoreError {
             }
         }
         StoreError::Database(err)
+    }
+}
+
+/// How the core's refusal of an invitation reads in storage: used or
+/// expired is gone (410), another email's is forbidden (403).
+impl From<InvitationRefusal> for StoreError {
+    fn from(refusal: InvitationRefusal) -> Self {
+        match refusal {
+            InvitationRefusal::Used | InvitationRefusal::Expired => {
+                StoreError::Gone(refusal.to_string())
+            }
+            InvitationRefusal::OtherEmail => StoreError::Forbidden(refusal.to_string()),
+        }
     }
 }
 

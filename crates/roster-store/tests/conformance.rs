@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use roster_core::{
-    Actor, ApiKeyGrant, CompanyKind, CompanyStatus, ContactType, Permission, Profile, QuoteStatus,
-    SessionKind, Source, UserStatus,
+    Actor, ApiKeyGrant, CommerceRole, CompanyKind, CompanyStatus, ContactType, NewUser, Permission,
+    Profile, ProfilePatch, QuoteStatus, SessionKind, Source, UserPatch, UserStatus,
 };
 use roster_store::{
-    ConnectOptions, ContactPatch, NewApiKey, NewCompany, NewContact, NewQuote, NewSession,
-    NewStore, NewTenant, NewUser, Page, QuotePatch, Store, StoreError, UserPatch,
+    ConnectOptions, ContactPatch, NewAccount, NewApiKey, NewCompany, NewContact, NewInvitation,
+    NewQuote, NewSession, NewStore, NewTenant, Page, QuotePatch, Store, StoreError, UserRef,
 };
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
@@ -151,6 +151,8 @@ conformance!(
     api_keys_authenticate_by_hash,
     sessions_are_created_and_revoked,
     throttle_counters_count_and_restart,
+    invitations_are_accepted_once_by_their_email_before_expiry,
+    writes_within_a_company_need_the_user_there,
 );
 
 fn page() -> Page {
@@ -344,7 +346,7 @@ async fn tenants_are_isolated(store: &Arc<dyn Store>) {
         ..UserPatch::default()
     };
     assert!(matches!(
-        store.update_user(&b, u, patch, &ACTOR).await,
+        store.update_user(&b, u.into(), patch, &ACTOR).await,
         Err(StoreError::NotFound(_))
     ));
     // A user of tenant b cannot name tenant a's company.
@@ -375,11 +377,11 @@ async fn contacts_keep_one_primary_per_type(store: &Arc<dyn Store>) {
         is_primary,
     };
     let one = store
-        .add_contact(&t, u, email("one@example.com", true), &ACTOR)
+        .add_contact(&t, u.into(), email("one@example.com", true), &ACTOR)
         .await
         .unwrap();
     let two = store
-        .add_contact(&t, u, email("two@example.com", true), &ACTOR)
+        .add_contact(&t, u.into(), email("two@example.com", true), &ACTOR)
         .await
         .unwrap();
     let primaries = |cs: &[roster_core::Contact]| {
@@ -393,7 +395,7 @@ async fn contacts_keep_one_primary_per_type(store: &Arc<dyn Store>) {
         [two.id]
     );
     store
-        .set_primary_contact(&t, u, one.id, &ACTOR)
+        .set_primary_contact(&t, u.into(), one.id, &ACTOR)
         .await
         .unwrap();
     assert_eq!(
@@ -406,14 +408,16 @@ async fn contacts_keep_one_primary_per_type(store: &Arc<dyn Store>) {
         ..ContactPatch::default()
     };
     let one = store
-        .update_contact(&t, u, one.id, off, &ACTOR)
+        .update_contact(&t, u.into(), one.id, off, &ACTOR)
         .await
         .unwrap();
     assert!(!one.is_primary && !one.is_active);
-    let again = store.set_primary_contact(&t, u, one.id, &ACTOR).await;
+    let again = store
+        .set_primary_contact(&t, u.into(), one.id, &ACTOR)
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let bad = store
-        .add_contact(&t, u, email("not an email", false), &ACTOR)
+        .add_contact(&t, u.into(), email("not an email", false), &ACTOR)
         .await;
     assert_eq!(invalid_field(bad).0, "value");
 }
@@ -429,26 +433,30 @@ async fn hierarchy_moves_follow_the_rules(store: &Arc<dyn Store>) {
     let low = user(store, &t, c1, Some(mid)).await;
     let other = user(store, &t, c2, None).await;
 
-    let own = store.update_user(&t, top, move_to(Some(top)), &ACTOR).await;
+    let own = store
+        .update_user(&t, top.into(), move_to(Some(top)), &ACTOR)
+        .await;
     assert_eq!(
         invalid_field(own),
         ("parent_id".into(), "a user cannot be its own parent".into())
     );
-    let cycle = store.update_user(&t, top, move_to(Some(low)), &ACTOR).await;
+    let cycle = store
+        .update_user(&t, top.into(), move_to(Some(low)), &ACTOR)
+        .await;
     let (field, message) = invalid_field(cycle);
     assert_eq!(
         (field.as_str(), message.as_str()),
         ("parent_id", "would make the company hierarchy a cycle")
     );
     let foreign = store
-        .update_user(&t, other, move_to(Some(top)), &ACTOR)
+        .update_user(&t, other.into(), move_to(Some(top)), &ACTOR)
         .await;
     assert_eq!(
         invalid_field(foreign).1,
         "must be a user of the same company"
     );
     let missing = store
-        .update_user(&t, low, move_to(Some(Uuid::now_v7())), &ACTOR)
+        .update_user(&t, low.into(), move_to(Some(Uuid::now_v7())), &ACTOR)
         .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound("parent user"))),
@@ -457,12 +465,12 @@ async fn hierarchy_moves_follow_the_rules(store: &Arc<dyn Store>) {
 
     // A legal move, and the parent staying put on an unrelated change.
     let low_now = store
-        .update_user(&t, low, move_to(Some(top)), &ACTOR)
+        .update_user(&t, low.into(), move_to(Some(top)), &ACTOR)
         .await
         .unwrap();
     assert_eq!(low_now.parent_id, Some(top));
     let renamed = UserPatch {
-        profile: roster_store::ProfilePatch {
+        profile: ProfilePatch {
             name: Some(Some("Low".into())),
             ..Default::default()
         },
@@ -470,7 +478,7 @@ async fn hierarchy_moves_follow_the_rules(store: &Arc<dyn Store>) {
     };
     assert_eq!(
         store
-            .update_user(&t, low, renamed, &ACTOR)
+            .update_user(&t, low.into(), renamed, &ACTOR)
             .await
             .unwrap()
             .parent_id,
@@ -511,7 +519,10 @@ async fn deleting_a_user_reparents_its_children(store: &Arc<dyn Store>) {
         status: Some(UserStatus::Inactive),
         ..UserPatch::default()
     };
-    store.update_user(&t, top, off, &ACTOR).await.unwrap();
+    store
+        .update_user(&t, top.into(), off, &ACTOR)
+        .await
+        .unwrap();
     for kid in kids {
         assert_eq!(store.get_user(&t, kid).await.unwrap().parent_id, None);
     }
@@ -651,4 +662,291 @@ async fn throttle_counters_count_and_restart(store: &Arc<dyn Store>) {
     assert!(read[0].locked_until.is_some());
     store.clear_failures("k").await.unwrap();
     assert!(store.throttles(&keys).await.unwrap().is_empty());
+}
+
+async fn invitations_are_accepted_once_by_their_email_before_expiry(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let account = |email: &str| NewAccount {
+        email: email.into(),
+        password_hash: "hash".into(),
+        first_name: Some("Ana".into()),
+        last_name: None,
+    };
+    let ana = store
+        .create_account(account("ana@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_account(account("bob@example.com"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let invite = |token_hash: &str| NewInvitation {
+        email: "Ana@Example.com".into(),
+        tenant_role: roster_core::TenantRole::Backoffice,
+        account_type: roster_core::AccountType::Regular,
+        token_hash: token_hash.into(),
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    };
+    store
+        .create_invitation(&t, invite("inv-1"), &ACTOR)
+        .await
+        .unwrap();
+    let refused = |result: Result<roster_core::User, StoreError>| match result {
+        Err(StoreError::Gone(m)) => (410, m),
+        Err(StoreError::Forbidden(m)) => (403, m),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let nobody = || async {
+        store
+            .list_users(&t, &Default::default(), &page())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    };
+
+    let other = store.accept_invitation("inv-1", &bob, now).await;
+    assert_eq!(
+        refused(other),
+        (403, "the invitation is for another email".into())
+    );
+    let late = store
+        .accept_invitation("inv-1", &ana, now + Duration::hours(1))
+        .await;
+    assert_eq!(refused(late), (410, "the invitation has expired".into()));
+    assert!(nobody().await, "a refused acceptance makes no user");
+
+    let user = store.accept_invitation("inv-1", &ana, now).await.unwrap();
+    assert_eq!(user.account_id, Some(ana.id));
+    assert_eq!(user.profile.email.as_deref(), Some("Ana@Example.com"));
+    assert_eq!(user.roles.tenant, Some(roster_core::TenantRole::Backoffice));
+    let again = store.accept_invitation("inv-1", &ana, now).await;
+    assert_eq!(
+        refused(again),
+        (410, "the invitation was already used or revoked".into())
+    );
+
+    let revoked = store
+        .create_invitation(&t, invite("inv-2"), &ACTOR)
+        .await
+        .unwrap();
+    store
+        .revoke_invitation(&t, revoked.id, now, &ACTOR)
+        .await
+        .unwrap();
+    let after_revoke = store.accept_invitation("inv-2", &ana, now).await;
+    assert_eq!(
+        refused(after_revoke),
+        (410, "the invitation was already used or revoked".into())
+    );
+    // Concurrent acceptances: one wins; the others see the locked row used.
+    store
+        .create_invitation(&t, invite("inv-3"), &ACTOR)
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, ana) = (store.clone(), ana.clone());
+            tokio::spawn(async move { store.accept_invitation("inv-3", &ana, now).await })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(user) => {
+                assert_eq!(user.account_id, Some(ana.id));
+                won += 1;
+            }
+            refusal => assert_eq!(
+                refused(refusal),
+                (410, "the invitation was already used or revoked".into())
+            ),
+        }
+    }
+    assert_eq!(won, 1);
+    let unknown = store.accept_invitation("inv-9", &ana, now).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound("invitation"))),
+        "{unknown:?}"
+    );
+}
+
+fn email_contact(value: &str) -> NewContact {
+    NewContact {
+        contact_type: ContactType::Email,
+        value: value.into(),
+        source: Source::Reten,
+        is_primary: true,
+    }
+}
+
+fn renamed(name: &str) -> UserPatch {
+    UserPatch {
+        profile: ProfilePatch {
+            name: Some(Some(name.into())),
+            ..ProfilePatch::default()
+        },
+        ..UserPatch::default()
+    }
+}
+
+/// What a refused write must leave as it was: the user, its contacts and
+/// the tenant's audit trail.
+async fn snapshot(
+    store: &Arc<dyn Store>,
+    t: &str,
+    user: Uuid,
+) -> (roster_core::User, Vec<roster_core::Contact>, usize) {
+    let events = store.list_events(t, &page()).await.unwrap().items.len();
+    (
+        store.get_user(t, user).await.unwrap(),
+        store.contacts_of(t, &[user]).await.unwrap(),
+        events,
+    )
+}
+
+/// Every write made within a company refuses `target` as not found, before
+/// looking at anything else, and changes nothing.
+async fn each_write_refuses(store: &Arc<dyn Store>, t: &str, target: UserRef, contact: Uuid) {
+    let before = snapshot(store, t, target.id).await;
+    let off = ContactPatch {
+        is_active: Some(false),
+        ..ContactPatch::default()
+    };
+    let results = [
+        (
+            "update_user",
+            store
+                .update_user(t, target, renamed("Moved?"), &ACTOR)
+                .await
+                .map(drop),
+        ),
+        (
+            "add_commerce_role",
+            store
+                .add_commerce_role(t, target, CommerceRole::Orders, &ACTOR)
+                .await
+                .map(drop),
+        ),
+        (
+            "remove_commerce_role",
+            store
+                .remove_commerce_role(t, target, CommerceRole::Owner, &ACTOR)
+                .await
+                .map(drop),
+        ),
+        (
+            "add_contact",
+            store
+                .add_contact(t, target, email_contact("new@example.com"), &ACTOR)
+                .await
+                .map(drop),
+        ),
+        (
+            "update_contact",
+            store
+                .update_contact(t, target, contact, off, &ACTOR)
+                .await
+                .map(drop),
+        ),
+        (
+            "set_primary_contact",
+            store
+                .set_primary_contact(t, target, contact, &ACTOR)
+                .await
+                .map(drop),
+        ),
+    ];
+    for (write, result) in results {
+        assert!(
+            matches!(result, Err(StoreError::NotFound("user"))),
+            "{write}: {result:?}"
+        );
+    }
+    assert_eq!(
+        snapshot(store, t, target.id).await,
+        before,
+        "nothing changed"
+    );
+}
+
+async fn writes_within_a_company_need_the_user_there(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let (c1, c2) = (
+        company(store, &t, "One").await,
+        company(store, &t, "Two").await,
+    );
+    let u = user(store, &t, c1, None).await;
+    let in_one = UserRef::within(u, Some(c1));
+    store
+        .add_commerce_role(&t, in_one, CommerceRole::Owner, &ACTOR)
+        .await
+        .unwrap();
+    let first = store
+        .add_contact(&t, in_one, email_contact("first@example.com"), &ACTOR)
+        .await
+        .unwrap();
+
+    // Another company's: refused.
+    each_write_refuses(store, &t, UserRef::within(u, Some(c2)), first.id).await;
+    // A user in no company: refused, whatever contact is named.
+    let loner = store
+        .create_user(&t, new_user(None, None, None), &ACTOR)
+        .await
+        .unwrap()
+        .id;
+    each_write_refuses(store, &t, UserRef::within(loner, Some(c1)), Uuid::now_v7()).await;
+
+    // Moved to company two (by a write within company one): no longer one's.
+    let to_two = UserPatch {
+        company_id: Some(Some(c2)),
+        ..UserPatch::default()
+    };
+    let moved = store.update_user(&t, in_one, to_two, &ACTOR).await.unwrap();
+    assert_eq!(moved.company_id, Some(c2));
+    each_write_refuses(store, &t, in_one, first.id).await;
+
+    // Within the company it is in, each write goes through.
+    let in_two = UserRef::within(u, Some(c2));
+    let named = store
+        .update_user(&t, in_two, renamed("Two's"), &ACTOR)
+        .await
+        .unwrap();
+    assert_eq!(named.profile.name.as_deref(), Some("Two's"));
+    let granted = store
+        .add_commerce_role(&t, in_two, CommerceRole::Finance, &ACTOR)
+        .await
+        .unwrap();
+    assert_eq!(granted.roles.commerce, [CommerceRole::Finance]);
+    let taken = store
+        .remove_commerce_role(&t, in_two, CommerceRole::Finance, &ACTOR)
+        .await
+        .unwrap();
+    assert!(taken.roles.commerce.is_empty());
+    let second = store
+        .add_contact(&t, in_two, email_contact("second@example.com"), &ACTOR)
+        .await
+        .unwrap();
+    assert!(second.is_primary);
+    let primary = store
+        .set_primary_contact(&t, in_two, first.id, &ACTOR)
+        .await
+        .unwrap();
+    assert!(primary.is_primary);
+    let off = ContactPatch {
+        is_active: Some(false),
+        ..ContactPatch::default()
+    };
+    let retired = store
+        .update_contact(&t, in_two, second.id, off, &ACTOR)
+        .await
+        .unwrap();
+    assert!(!retired.is_active);
+    // Named by id alone, any company will do.
+    store
+        .update_user(&t, u.into(), renamed("Anyone's"), &ACTOR)
+        .await
+        .unwrap();
 }

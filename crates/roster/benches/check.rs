@@ -44,10 +44,10 @@ use std::time::{Duration, Instant};
 use roster_app::{App, Config, Secret};
 use roster_core::permission::evaluate;
 use roster_core::{
-    AccountType, Actor, CommerceRole, CompanyKind, CompanyStatus, OrgRole, PartnerRole, Permission,
-    PermissionScope, Profile, Roles, Source, Subject, Target, TenantRole, UserStatus,
+    AccountType, Actor, CommerceRole, CompanyKind, CompanyStatus, NewUser, OrgRole, PartnerRole,
+    Permission, PermissionScope, Profile, Roles, Source, Subject, Target, TenantRole, UserStatus,
 };
-use roster_store::{ConnectOptions, NewCompany, NewStore, NewTenant, NewUser, Store};
+use roster_store::{ConnectOptions, NewCompany, NewStore, NewTenant, Store};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use uuid::Uuid;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{
-    validate, Account, AccountType, Actor, Invitation, Profile, Roles, Tenant, TenantRole, User,
-    UserStatus,
+    validate, Account, AccountType, Actor, Invitation, NewUser, Profile, Roles, Tenant, TenantRole,
+    User, UserPatch, UserStatus,
 };
 use uuid::Uuid;
 
@@ -14,9 +14,7 @@ use super::tenants::{TenantRow, TENANT_COLUMNS};
 use super::user_rows::fetch_user_by;
 use super::users::{apply_user_patch, insert_user};
 use super::{lock_tenant, now, uuid, word, Conn, SqlStore, LOCK};
-use crate::{
-    AccountStore, Listed, NewAccount, NewInvitation, NewUser, Page, Result, StoreError, UserPatch,
-};
+use crate::{AccountStore, Listed, NewAccount, NewInvitation, Page, Result, StoreError};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AccountRow {
@@ -354,19 +352,9 @@ impl AccountStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
         let invitation: Invitation = row.ok_or(StoreError::NotFound("invitation"))?.try_into()?;
-        if invitation.accepted_at.is_some() || invitation.revoked_at.is_some() {
-            return Err(StoreError::Gone(
-                "the invitation was already used or revoked".into(),
-            ));
-        }
-        if invitation.expires_at <= at {
-            return Err(StoreError::Gone("the invitation has expired".into()));
-        }
-        if validate::email_key(&invitation.email) != validate::email_key(&account.email) {
-            return Err(StoreError::Forbidden(
-                "the invitation is for another email".into(),
-            ));
-        }
+        // The core's rule, on the locked row: a concurrent acceptance that
+        // committed first is seen here as used.
+        invitation.acceptable_by(&account.email, at)?;
         let tenant = invitation.tenant.clone();
         // Single use: only the first acceptance flips accepted_at.
         let claimed = sqlx::query(
@@ -416,7 +404,7 @@ impl AccountStore for SqlStore {
                     account_type: Some(invitation.account_type),
                     ..UserPatch::default()
                 };
-                apply_user_patch(&mut tx, &tenant, user.id, patch, &actor).await?
+                apply_user_patch(&mut tx, &tenant, user.id.into(), patch, &actor).await?
             }
             None => {
                 let new = NewUser {

@@ -7,10 +7,9 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::audit::audit;
-use super::user_rows::fetch_user;
-use super::users::touch_user;
+use super::users::{lock_user, touch_user};
 use super::{invalid, now, uuid, word, Conn, Db, SqlStore};
-use crate::{ContactPatch, ContactStore, NewContact, Result, StoreError};
+use crate::{ContactPatch, ContactStore, NewContact, Result, StoreError, UserRef};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ContactRow {
@@ -117,14 +116,14 @@ impl ContactStore for SqlStore {
     async fn add_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         new: NewContact,
         actor: &Actor,
     ) -> Result<Contact> {
-        let value = checked_contact_value(new.contact_type, &new.value)?;
         let mut tx = self.write.begin().await?;
         // Locking the user serialises every contact change of that user.
-        fetch_user(&mut tx, tenant, user, true).await?;
+        let user = lock_user(&mut tx, tenant, user).await?.id;
+        let value = checked_contact_value(new.contact_type, &new.value)?;
         if new.is_primary {
             unset_primary(&mut tx, tenant, user, new.contact_type, None).await?;
         }
@@ -166,13 +165,13 @@ impl ContactStore for SqlStore {
     async fn update_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         id: Uuid,
         patch: ContactPatch,
         actor: &Actor,
     ) -> Result<Contact> {
         let mut tx = self.write.begin().await?;
-        fetch_user(&mut tx, tenant, user, true).await?;
+        let user = lock_user(&mut tx, tenant, user).await?.id;
         let current = fetch_contact(&mut tx, tenant, user, id).await?;
         let contact_type = patch.contact_type.unwrap_or(current.contact_type);
         let value = checked_contact_value(
@@ -228,12 +227,12 @@ impl ContactStore for SqlStore {
     async fn set_primary_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         id: Uuid,
         actor: &Actor,
     ) -> Result<Contact> {
         let mut tx = self.write.begin().await?;
-        fetch_user(&mut tx, tenant, user, true).await?;
+        let user = lock_user(&mut tx, tenant, user).await?.id;
         let current = fetch_contact(&mut tx, tenant, user, id).await?;
         if !current.is_active {
             return Err(StoreError::Conflict(

@@ -1,7 +1,7 @@
 //! Users: references, roles and stores, writes, re-parenting: [`UserStore`].
 
 use async_trait::async_trait;
-use roster_core::{Actor, CommerceRole, User, UserStatus};
+use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use super::hierarchy;
 use super::page::{after_number, paged};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
 use super::{exists, invalid, lock_tenant, next_number, now, uuid, Conn, Db, SqlStore};
-use crate::{Listed, NewUser, Page, Result, StoreError, UserFilter, UserPatch, UserStore};
+use crate::{Listed, Page, Result, StoreError, UserFilter, UserRef, UserStore};
 
 /// Checks what a user refers to against its tenant: company, parent (same
 /// company, no cycle, bounded depth), stores, account, and that company roles
@@ -243,14 +243,28 @@ pub(super) async fn reassign_children_to_parent(
     Ok(())
 }
 
+/// Locks the user's row and checks the write's precondition there: a user
+/// not in the company `user` names (another, or none) is not found, so the
+/// write changes nothing.
+pub(super) async fn lock_user(conn: &mut Conn, tenant: &str, user: UserRef) -> Result<User> {
+    let found = fetch_user(conn, tenant, user.id, true).await?;
+    if let Some(company) = user.company {
+        if found.company_id != Some(company) {
+            return Err(StoreError::NotFound("user"));
+        }
+    }
+    Ok(found)
+}
+
 pub(super) async fn apply_user_patch(
     conn: &mut Conn,
     tenant: &str,
-    id: Uuid,
+    user: UserRef,
     patch: UserPatch,
     actor: &Actor,
 ) -> Result<User> {
-    let current = fetch_user(conn, tenant, id, true).await?;
+    let current = lock_user(conn, tenant, user).await?;
+    let id = current.id;
     let next = patch.apply_to(&current);
     let moved = next.parent_id != current.parent_id || next.company_id != current.company_id;
     check_user_references(conn, tenant, id, &next, moved).await?;
@@ -428,12 +442,12 @@ impl UserStore for SqlStore {
     async fn update_user(
         &self,
         tenant: &str,
-        id: Uuid,
+        user: UserRef,
         patch: UserPatch,
         actor: &Actor,
     ) -> Result<User> {
         let mut tx = self.write.begin().await?;
-        let user = apply_user_patch(&mut tx, tenant, id, patch, actor).await?;
+        let user = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -479,12 +493,13 @@ impl UserStore for SqlStore {
     async fn add_commerce_role(
         &self,
         tenant: &str,
-        id: Uuid,
+        user: UserRef,
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User> {
         let mut tx = self.write.begin().await?;
-        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        let user = lock_user(&mut tx, tenant, user).await?;
+        let id = user.id;
         let Some(company) = user.company_id else {
             return Err(invalid(
                 "role",
@@ -525,12 +540,13 @@ impl UserStore for SqlStore {
     async fn remove_commerce_role(
         &self,
         tenant: &str,
-        id: Uuid,
+        user: UserRef,
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User> {
         let mut tx = self.write.begin().await?;
-        let user = fetch_user(&mut tx, tenant, id, true).await?;
+        let user = lock_user(&mut tx, tenant, user).await?;
+        let id = user.id;
         if !user.roles.commerce.contains(&role) {
             return Err(StoreError::NotFound("role"));
         }
@@ -586,7 +602,7 @@ impl UserStore for SqlStore {
                 let user = apply_user_patch(
                     &mut tx,
                     tenant,
-                    uuid(&id)?,
+                    uuid(&id)?.into(),
                     UserPatch::replacing_with(new),
                     actor,
                 )

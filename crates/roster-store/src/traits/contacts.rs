@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use roster_core::{Actor, Contact, ContactType, Source};
 use uuid::Uuid;
 
-use crate::Result;
+use crate::{Result, UserRef};
 
 /// A contact to add to a user.
 #[derive(Debug, Clone)]
@@ -25,15 +25,18 @@ pub struct ContactPatch {
     pub is_active: Option<bool>,
 }
 
-/// The contacts (emails, phones, ...) of users.
+/// The contacts (emails, phones, ...) of users. Every write names the user
+/// as a [`UserRef`]: made within a company, it changes nothing unless the
+/// user is in that company when its row is locked.
 #[async_trait]
 pub trait ContactStore: Send + Sync + 'static {
+    /// The contacts of these users, oldest first.
     async fn contacts_of(&self, tenant: &str, users: &[Uuid]) -> Result<Vec<Contact>>;
     /// Adds a contact; a new primary unsets the previous one of its type.
     async fn add_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         new: NewContact,
         actor: &Actor,
     ) -> Result<Contact>;
@@ -42,7 +45,7 @@ pub trait ContactStore: Send + Sync + 'static {
     async fn update_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         id: Uuid,
         patch: ContactPatch,
         actor: &Actor,
@@ -51,7 +54,7 @@ pub trait ContactStore: Send + Sync + 'static {
     async fn set_primary_contact(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         id: Uuid,
         actor: &Actor,
     ) -> Result<Contact>;

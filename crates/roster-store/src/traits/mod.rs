@@ -24,7 +24,7 @@ pub use credentials::{
 pub use housekeeping::{HousekeepingStore, Purged};
 pub use records::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter, RecordStore};
 pub use tenants::{CompanyPatch, NewCompany, NewStore, NewTenant, StorePatch, TenantStore};
-pub use users::{UserFilter, UserStore};
+pub use users::{UserFilter, UserRef, UserStore};
 
 /// Roster's storage: every capability at once. One implementation per
 /// engine, both passing the same conformance suite

@@ -1,10 +1,36 @@
 //! Users.
 
 use async_trait::async_trait;
-use roster_core::{Actor, CommerceRole, User, UserStatus};
+use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use uuid::Uuid;
 
-use crate::{Listed, NewUser, Page, Result, UserPatch};
+use crate::{Listed, Page, Result};
+
+/// The user a write names, and the company it must belong to. With a
+/// company, the write locks the user's row and, unless the user is in that
+/// company then, answers `NotFound("user")` and changes nothing: the
+/// precondition holds with the write, not only before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRef {
+    /// The user.
+    pub id: Uuid,
+    /// The company the user must be in, if the write is made within one.
+    pub company: Option<Uuid>,
+}
+
+impl UserRef {
+    /// The user `id`, which must be in `company` when it is given.
+    pub fn within(id: Uuid, company: Option<Uuid>) -> UserRef {
+        UserRef { id, company }
+    }
+}
+
+/// Any user of the tenant, whatever its company.
+impl From<Uuid> for UserRef {
+    fn from(id: Uuid) -> UserRef {
+        UserRef { id, company: None }
+    }
+}
 
 /// Filters of the user list; every one optional, all must match.
 #[derive(Debug, Clone, Default)]
@@ -33,36 +59,38 @@ pub trait UserStore: Send + Sync + 'static {
         filter: &UserFilter,
         page: &Page,
     ) -> Result<Listed<User>>;
-    /// Applies a patch. Deactivating a user, or moving it out of its company,
-    /// re-assigns its child users to its parent.
+    /// Applies a patch (the user in its company, if `user` names one).
+    /// Deactivating a user, or moving it out of its company, re-assigns its
+    /// child users to its parent.
     async fn update_user(
         &self,
         tenant: &str,
-        id: Uuid,
+        user: UserRef,
         patch: UserPatch,
         actor: &Actor,
     ) -> Result<User>;
     /// Deletes a user: its children move to its parent, its quotes close and
     /// lock, its orders and quotes stay.
     async fn delete_user(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()>;
-    /// Grants a commerce role in the user's company; 409 when already held.
+    /// Grants a commerce role in the user's company (the user in its
+    /// company, if `user` names one); 409 when already held.
     async fn add_commerce_role(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User>;
-    /// Takes a commerce role away; 404 when not held.
+    /// Takes a commerce role away (the user in its company, if `user` names
+    /// one); 404 when not held.
     async fn remove_commerce_role(
         &self,
         tenant: &str,
-        user: Uuid,
+        user: UserRef,
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User>;
 
-    /// The contacts of these users, oldest first.
     /// Creates the user with this `(source, external_id)` or replaces its
     /// fields; `true` when it was created. Concurrent calls make one user.
     async fn upsert_user_by_external_id(

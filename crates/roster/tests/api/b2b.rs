@@ -142,6 +142,20 @@ async fn the_seed_examples_create_and_modify_a_company_user(engine: Engine) {
         out["extension_attributes"]["company_attributes"],
         json!({"customer_id": 1, "company_id": 0})
     );
+    // ... and clears its job title and telephone.
+    let native = app
+        .get(&format!("/v1/tenants/{t}/users?number=1"), ADMIN)
+        .await
+        .expect(200);
+    assert!(native["data"][0]["company_id"].is_null(), "{native}");
+    assert!(native["data"][0]["job_title"].is_null(), "{native}");
+    assert!(native["data"][0]["telephone"].is_null(), "{native}");
+    // Company data given with company_id 0 is refused: it needs a company.
+    let p = app
+        .put("/rest/default/V1/customers/1", &key, json!({"customer": {"extension_attributes": {"company_attributes": {"company_id": 0, "job_title": "T", "telephone": "1"}}}}))
+        .await
+        .problem(400);
+    assert!(p["detail"].as_str().unwrap().contains("company_id"), "{p}");
     app.put(
         "/rest/default/V1/customers/1",
         &key,

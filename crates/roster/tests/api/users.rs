@@ -18,6 +18,7 @@ on_both_engines!(
     hierarchy_parents_are_in_the_same_company_without_cycles,
     deactivating_or_deleting_a_user_reassigns_its_children,
     changing_company_drops_company_roles_and_parent,
+    leaving_a_company_clears_job_title_and_telephone,
     upsert_by_external_id_creates_then_updates,
     concurrent_upserts_of_one_key_make_one_user,
     concurrent_creates_with_one_email_make_one_user,
@@ -469,6 +470,54 @@ async fn changing_company_drops_company_roles_and_parent(engine: Engine) {
         .expect(200);
     assert!(out["company_id"].is_null());
     assert_eq!(out["roles"], json!([]));
+}
+
+async fn leaving_a_company_clears_job_title_and_telephone(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let c1 = app.company(&t, "One").await;
+    let c2 = app.company(&t, "Two").await;
+    let data = json!({"company_id": c1, "first_name": "Maria", "job_title": "Buyer", "telephone": "512-555-3322"});
+    let user = app.user(&t, data).await;
+    let path = format!("{}/{}", users(&t), id(&user));
+    // Moving to another company keeps them.
+    let moved = app
+        .patch(&path, ADMIN, json!({"company_id": c2}))
+        .await
+        .expect(200);
+    assert_eq!(moved["company_id"], c2);
+    assert_eq!(moved["job_title"], "Buyer");
+    assert_eq!(moved["telephone"], "512-555-3322");
+    // Leaving clears them, and nothing else.
+    let out = app
+        .patch(&path, ADMIN, json!({"company_id": null}))
+        .await
+        .expect(200);
+    assert!(out["company_id"].is_null(), "{out}");
+    assert!(out["job_title"].is_null(), "{out}");
+    assert!(out["telephone"].is_null(), "{out}");
+    assert_eq!(out["first_name"], "Maria");
+    let read = app.get(&path, ADMIN).await.expect(200);
+    assert_eq!(read, out);
+    // Unless the same patch sets them.
+    app.patch(
+        &path,
+        ADMIN,
+        json!({"company_id": c1, "job_title": "Buyer", "telephone": "1"}),
+    )
+    .await
+    .expect(200);
+    let kept = app
+        .patch(
+            &path,
+            ADMIN,
+            json!({"company_id": null, "job_title": "Consultant"}),
+        )
+        .await
+        .expect(200);
+    assert!(kept["company_id"].is_null(), "{kept}");
+    assert_eq!(kept["job_title"], "Consultant");
+    assert!(kept["telephone"].is_null(), "{kept}");
 }
 
 async fn upsert_by_external_id_creates_then_updates(engine: Engine) {
