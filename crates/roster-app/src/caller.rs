@@ -9,6 +9,7 @@ use roster_core::{secret, Actor, ApiKeyGrant, Permission, SessionKind, Target};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
+use crate::cache::Consistency;
 use crate::error::{AppError, AppResult};
 use crate::App;
 
@@ -120,11 +121,7 @@ impl App {
         if is_jwt(token) {
             return self.session_caller(token).await;
         }
-        match self
-            .store
-            .authenticate_api_key(&secret::hash_token(token))
-            .await?
-        {
+        match self.find_api_key(&secret::hash_token(token)).await? {
             Some(identity) => Ok(Caller::ApiKey {
                 tenant: identity.tenant,
                 id: identity.key.id,
@@ -146,8 +143,7 @@ impl App {
             .await
             .map_err(|e| AppError::Unauthorized(e.to_string()))?;
         let session = self
-            .store
-            .get_session(claims.sid)
+            .find_session(claims.sid)
             .await?
             .ok_or_else(|| unauthorized("the session has ended"))?;
         if session.revoked_at.is_some() || session.expires_at <= now {
@@ -158,15 +154,13 @@ impl App {
                 let (Some(tenant), Some(user)) = (session.tenant, session.user_id) else {
                     return Err(unauthorized("the token is not valid"));
                 };
-                let found = match self.store.get_user(&tenant, user).await {
-                    Ok(found) => found,
-                    Err(roster_store::StoreError::NotFound(_)) => {
-                        return Err(unauthorized("the user no longer exists"))
+                let standing = self.user_authority(&tenant, user).await?;
+                match standing {
+                    None => return Err(unauthorized("the user no longer exists")),
+                    Some(subject) if !subject.may_act() => {
+                        return Err(unauthorized("the user is deactivated or blocked"))
                     }
-                    Err(e) => return Err(e.into()),
-                };
-                if !found.may_act() {
-                    return Err(unauthorized("the user is deactivated or blocked"));
+                    Some(_) => {}
                 }
                 Ok(Caller::User {
                     tenant,
@@ -257,8 +251,7 @@ impl App {
         user: Uuid,
     ) -> AppResult<Option<roster_core::Subject>> {
         Ok(self
-            .store
-            .check_facts(tenant, user, None, None)
+            .check_facts(tenant, user, None, None, Consistency::Bounded)
             .await?
             .subject)
     }

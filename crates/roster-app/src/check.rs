@@ -1,9 +1,10 @@
-//! "May this user do that here?": the check, answered from one read of the
-//! user's facts and the core's permission map.
+//! "May this user do that here?": the check, answered from the user's facts
+//! (cached, or one read) and the core's permission map.
 
 use roster_core::{permission, Decision, Permission, Target};
 use uuid::Uuid;
 
+pub use crate::cache::Consistency;
 use crate::caller::Scope;
 use crate::error::{AppError, AppResult};
 use crate::App;
@@ -15,6 +16,8 @@ pub struct Question {
     pub permission: Permission,
     pub store_id: Option<String>,
     pub company_id: Option<Uuid>,
+    /// How fresh the facts must be.
+    pub consistency: Consistency,
 }
 
 /// The check.
@@ -36,12 +39,12 @@ impl Checks<'_> {
         scope.require(Permission::ViewUsers)?;
         let facts = self
             .app
-            .store
             .check_facts(
                 scope.tenant(),
                 question.user_id,
                 question.store_id.as_deref(),
                 question.company_id,
+                question.consistency,
             )
             .await?;
         let subject = facts

@@ -18,6 +18,8 @@ pub mod defaults {
     pub const AUTH_TOKEN_TTL_SECONDS: u32 = 86_400;
     /// How long an invitation can be accepted: 7 days.
     pub const INVITATION_TTL_SECONDS: u32 = 604_800;
+    /// How long a cached credential or check fact may be used, in ms.
+    pub const CACHE_STALENESS_MS: u32 = 500;
     /// How often expired sessions, invitations and throttles are purged.
     pub const PURGE_INTERVAL_SECONDS: u32 = 3_600;
     /// Consecutive failed sign-ins of one login before it locks.
@@ -69,6 +71,9 @@ pub struct Config {
     pub key_encryption_key: Option<KeyEncryptionKey>,
     /// The password pool's workers and queue.
     pub password_pool: PoolSize,
+    /// How long a cached credential or check fact may be used: the bound on
+    /// how late another process's change is honoured. Zero: no cache.
+    pub cache_staleness: std::time::Duration,
 }
 
 impl Default for Config {
@@ -83,6 +88,9 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
             key_encryption_key: None,
             password_pool: PoolSize::default(),
+            cache_staleness: std::time::Duration::from_millis(u64::from(
+                defaults::CACHE_STALENESS_MS,
+            )),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use roster_store::Store;
 
+pub mod cache;
 mod caller;
 pub mod clock;
 pub mod config;
@@ -60,6 +61,7 @@ pub struct App {
     clock: Arc<dyn clock::Clock>,
     tokens: Arc<tokio::sync::OnceCell<tokens::Tokens>>,
     passwords: passwords::Passwords,
+    cache: Arc<cache::Cache>,
 }
 
 impl App {
@@ -72,6 +74,7 @@ impl App {
     pub fn with_clock(store: Arc<dyn Store>, config: Config, clock: Arc<dyn clock::Clock>) -> App {
         App {
             passwords: passwords::Passwords::new(config.password_pool),
+            cache: Arc::new(cache::Cache::new(config.cache_staleness)),
             store,
             config: Arc::new(config),
             clock,

@@ -15,6 +15,8 @@ const LOCK: &str = " FOR NO KEY UPDATE";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
+    /// Cache-relevant changes committed by this store (see `commit_change`).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl SqlStore {
@@ -28,6 +30,7 @@ impl SqlStore {
         Ok(SqlStore {
             read: pool.clone(),
             write: pool,
+            changes: Default::default(),
         })
     }
 }

@@ -22,6 +22,8 @@ const LOCK: &str = "";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
+    /// Cache-relevant changes committed by this store (see `commit_change`).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl SqlStore {
@@ -48,7 +50,11 @@ impl SqlStore {
             .max_connections(options.max_connections.max(1))
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(SqlStore { read, write })
+        Ok(SqlStore {
+            read,
+            write,
+            changes: Default::default(),
+        })
     }
 }
 

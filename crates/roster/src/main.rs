@@ -124,6 +124,12 @@ struct ServeArgs {
     /// expire) and stale sign-in throttles, in seconds.
     #[arg(long, env = "ROSTER_PURGE_INTERVAL", default_value_t = defaults::PURGE_INTERVAL_SECONDS, value_parser = seconds())]
     purge_interval: u32,
+    /// How long, in milliseconds, a cached credential or permission fact may
+    /// be used: another Roster process's change (a revocation, a role
+    /// change) is honoured here within this bound; this process's own at
+    /// once. 0: no cache, every request reads the database.
+    #[arg(long, env = "ROSTER_CACHE_STALENESS_MS", default_value_t = defaults::CACHE_STALENESS_MS, value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    cache_staleness_ms: u32,
     /// Threads that check, hash and verify passwords (each Argon2id run
     /// holds 19 MiB). Default: one per core.
     #[arg(long, env = "ROSTER_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -185,6 +191,7 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxies.clone(),
             key_encryption_key: self.keys.key_encryption_key.clone(),
             password_pool: self.password_pool(),
+            cache_staleness: Duration::from_millis(u64::from(self.cache_staleness_ms)),
         }
     }
 
@@ -421,6 +428,7 @@ mod tests {
         assert_eq!(config.invitation_ttl, defaults.invitation_ttl);
         assert_eq!(config.throttle, defaults.throttle);
         assert_eq!(config.trusted_proxies, defaults.trusted_proxies);
+        assert_eq!(config.cache_staleness, defaults.cache_staleness);
         let args = serve_args(&[]);
         assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Full);
         assert_eq!(args.purge_interval, defaults::PURGE_INTERVAL_SECONDS);

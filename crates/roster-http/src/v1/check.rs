@@ -1,9 +1,10 @@
-//! `POST /v1/tenants/{t}/check`: may this user do that here? One indexed
-//! read per question, then the in-memory permission map.
+//! `POST /v1/tenants/{t}/check`: may this user do that here? The user's
+//! facts from the cache (or one indexed read), then the in-memory
+//! permission map.
 
 use axum::extract::State;
 use futures::StreamExt;
-use roster_app::check::Question;
+use roster_app::check::{Consistency, Question};
 use roster_app::Scope;
 use roster_core::Permission;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,27 @@ pub struct CheckItem {
     /// For company-scoped permissions; without it the user must hold the
     /// permission in every company.
     pub company_id: Option<Uuid>,
+    /// `bounded` (default): facts may come from this process's cache, which
+    /// reflects this process's changes at once and other processes' within
+    /// `ROSTER_CACHE_STALENESS_MS`. `full`: read from the database.
+    pub consistency: Option<CheckConsistency>,
+}
+
+/// How fresh a check's facts must be.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckConsistency {
+    Bounded,
+    Full,
+}
+
+impl From<CheckConsistency> for Consistency {
+    fn from(c: CheckConsistency) -> Self {
+        match c {
+            CheckConsistency::Bounded => Consistency::Bounded,
+            CheckConsistency::Full => Consistency::Full,
+        }
+    }
 }
 
 /// Many questions, answered in order.
@@ -45,6 +67,8 @@ pub struct CheckItem {
 #[serde(deny_unknown_fields)]
 pub struct CheckBatch {
     pub checks: Vec<serde_json::Value>,
+    /// For every question of the batch (a question's own wins).
+    pub consistency: Option<CheckConsistency>,
 }
 
 /// One question or a batch.
@@ -79,12 +103,22 @@ pub enum CheckResponse {
     Many { results: Vec<CheckResult> },
 }
 
-async fn answer(app: &AppState, scope: &Scope, item: CheckItem) -> ApiResult<CheckDecision> {
+async fn answer(
+    app: &AppState,
+    scope: &Scope,
+    item: CheckItem,
+    batch: Option<CheckConsistency>,
+) -> ApiResult<CheckDecision> {
     let question = Question {
         user_id: item.user_id,
         permission: item.permission,
         store_id: item.store_id,
         company_id: item.company_id,
+        consistency: item
+            .consistency
+            .or(batch)
+            .map(Into::into)
+            .unwrap_or_default(),
     };
     let decision = app.checks().decide(scope, question).await?;
     Ok(CheckDecision {
@@ -109,7 +143,7 @@ async fn check(
     if body.get("checks").is_none() {
         let item: CheckItem = from_value(body)?;
         return Ok(axum::Json(CheckResponse::One(
-            answer(&app, &scope, item).await?,
+            answer(&app, &scope, item, None).await?,
         )));
     }
     let batch: CheckBatch = from_value(body)?;
@@ -121,11 +155,12 @@ async fn check(
     }
     // Questions are answered a few at a time, each with its own read, and
     // come back in the order asked.
+    let consistency = batch.consistency;
     let outcomes: Vec<ApiResult<CheckDecision>> = futures::stream::iter(batch.checks)
         .map(|value| {
             let app = &app;
             let scope = &scope;
-            async move { answer(app, scope, from_value::<CheckItem>(value)?).await }
+            async move { answer(app, scope, from_value::<CheckItem>(value)?, consistency).await }
         })
         .buffered(BATCH_CONCURRENCY)
         .collect()

@@ -441,7 +441,7 @@ impl AccountStore for SqlStore {
             &format!("user:{}", user.id),
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(user)
     }
 }

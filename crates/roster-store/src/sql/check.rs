@@ -91,4 +91,8 @@ impl CheckStore for SqlStore {
         }
         Ok(facts)
     }
+
+    fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

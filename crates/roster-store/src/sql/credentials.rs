@@ -214,7 +214,7 @@ impl CredentialStore for SqlStore {
             "revoked",
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 
@@ -314,7 +314,7 @@ impl CredentialStore for SqlStore {
             "revoked with its sessions",
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 
@@ -380,7 +380,7 @@ impl CredentialStore for SqlStore {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 

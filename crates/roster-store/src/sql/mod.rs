@@ -29,6 +29,19 @@ mod users;
 
 type Conn = <Db as sqlx::Database>::Connection;
 
+impl SqlStore {
+    /// Commits a change that a cached credential or check fact may depend
+    /// on (users and their roles, stores, companies, tenants, API keys,
+    /// sessions), then counts it, so the application's cache drops what it
+    /// read before (see [`crate::CheckStore::changes`]).
+    async fn commit_change(&self, tx: sqlx::Transaction<'static, Db>) -> Result<()> {
+        tx.commit().await?;
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// Timestamps are kept to the millisecond, the precision every surface shows.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)

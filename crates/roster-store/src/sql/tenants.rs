@@ -164,7 +164,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, &new.uid).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(tenant)
     }
 
@@ -208,7 +208,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, uid).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(tenant)
     }
 
@@ -221,7 +221,7 @@ impl TenantStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 
@@ -257,7 +257,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", &new.id).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(store)
     }
 
@@ -320,7 +320,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", id).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(store)
     }
 
@@ -362,7 +362,7 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 
@@ -402,7 +402,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(company)
     }
 
@@ -490,7 +490,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(company)
     }
 
@@ -525,7 +525,7 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 }

@@ -335,7 +335,7 @@ impl UserStore for SqlStore {
     async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
         let mut tx = self.write.begin().await?;
         let user = insert_user(&mut tx, tenant, &new, actor).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(user)
     }
 
@@ -448,7 +448,7 @@ impl UserStore for SqlStore {
     ) -> Result<User> {
         let mut tx = self.write.begin().await?;
         let user = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(user)
     }
 
@@ -486,7 +486,7 @@ impl UserStore for SqlStore {
             &summary,
         )
         .await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(())
     }
 
@@ -533,7 +533,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(user)
     }
 
@@ -570,7 +570,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(user)
     }
 
@@ -611,7 +611,7 @@ impl UserStore for SqlStore {
             }
             None => (insert_user(&mut tx, tenant, &new, actor).await?, true),
         };
-        tx.commit().await?;
+        self.commit_change(tx).await?;
         Ok(result)
     }
 }

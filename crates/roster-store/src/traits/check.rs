@@ -27,4 +27,12 @@ pub trait CheckStore: Send + Sync + 'static {
         store: Option<&str>,
         company: Option<Uuid>,
     ) -> Result<CheckFacts>;
+
+    /// How many changes a cached credential or check fact may depend on
+    /// this store has committed: users and roles, stores, companies,
+    /// tenants, API keys, sessions. It only grows; a cache that notes it
+    /// before a read and finds it moved since knows the read may be stale.
+    /// It counts this process's writes only: other processes' are bounded
+    /// by the cache's lifetime.
+    fn changes(&self) -> u64;
 }

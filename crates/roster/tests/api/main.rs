@@ -5,6 +5,7 @@ mod support;
 
 mod b2b;
 mod bad_input;
+mod cache;
 mod check;
 mod commerce;
 mod credentials;

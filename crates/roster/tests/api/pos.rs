@@ -502,7 +502,11 @@ async fn changes_made_by_another_process_end_tokens_too(engine: Engine) {
         .get(&format!("/tenants/{t}/account"), &token)
         .await
         .expect(200);
-    // Blocked through the other process: refused by this one at once.
+    app.get(&format!("/tenants/{t}/account"), &token)
+        .await
+        .expect(200);
+    // Blocked through the other process: refused by this one, warm cache
+    // and all, once the staleness bound has passed.
     other
         .patch(
             &format!("/v1/tenants/{t}/users/{}", id(&user)),
@@ -511,6 +515,8 @@ async fn changes_made_by_another_process_end_tokens_too(engine: Engine) {
         )
         .await
         .expect(200);
+    tokio::time::sleep(app.app.config().cache_staleness + std::time::Duration::from_millis(100))
+        .await;
     app.get(&format!("/tenants/{t}/account"), &token)
         .await
         .problem(401);
@@ -528,9 +534,15 @@ async fn changes_made_by_another_process_end_tokens_too(engine: Engine) {
         .as_str()
         .unwrap()
         .to_string();
+    other
+        .get(&format!("/tenants/{t}/account"), &token)
+        .await
+        .expect(200);
     app.call(Method::POST, "/auth/logout", Some(&token), None)
         .await
         .expect(204);
+    tokio::time::sleep(app.app.config().cache_staleness + std::time::Duration::from_millis(100))
+        .await;
     other
         .get(&format!("/tenants/{t}/account"), &token)
         .await
