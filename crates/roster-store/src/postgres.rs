@@ -35,6 +35,36 @@ impl SqlStore {
     }
 }
 
+/// A write's connection. PostgreSQL already lets concurrent commits share
+/// one WAL flush, so each write is its own transaction on a pooled
+/// connection.
+pub(crate) struct Slot<'a> {
+    conn: sqlx::pool::PoolConnection<Db>,
+    _store: std::marker::PhantomData<&'a SqlStore>,
+}
+
+impl Slot<'_> {
+    /// Starts the write's transaction.
+    pub(crate) async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
+        sqlx::Connection::begin(&mut *self.conn).await
+    }
+
+    /// After the transaction committed: it is durable already.
+    pub(crate) async fn finish(self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl SqlStore {
+    /// A connection for one write.
+    pub(crate) async fn writer(&self) -> Result<Slot<'_>, sqlx::Error> {
+        Ok(Slot {
+            conn: self.write.acquire().await?,
+            _store: std::marker::PhantomData,
+        })
+    }
+}
+
 // The shared SQL, compiled here against this engine's `Db`, `LOCK` and
 // `SqlStore`; the other engine compiles the same files, on purpose (hence
 // the allow, which covers the files `sql/mod.rs` declares too).

@@ -153,6 +153,7 @@ conformance!(
     throttle_counters_count_and_restart,
     invitations_are_accepted_once_by_their_email_before_expiry,
     writes_within_a_company_need_the_user_there,
+    concurrent_writes_succeed_or_fail_alone,
 );
 
 fn page() -> Page {
@@ -949,4 +950,63 @@ async fn writes_within_a_company_need_the_user_there(store: &Arc<dyn Store>) {
         .update_user(&t, u.into(), renamed("Anyone's"), &ACTOR)
         .await
         .unwrap();
+}
+
+/// Concurrent writes (on SQLite sharing one commit) each succeed or fail on
+/// their own: a duplicate among them fails alone, leaving no trace (no
+/// number used, no audit event), and every success is there after.
+async fn concurrent_writes_succeed_or_fail_alone(store: &Arc<dyn Store>) {
+    let t = tenant(store, "acme").await;
+    let emails: Vec<String> = (0..30)
+        .map(|i| format!("user{i}@example.com"))
+        .chain((0..10).map(|_| "twin@example.com".to_string()))
+        .collect();
+    let writes = emails.iter().map(|email| {
+        let store = store.clone();
+        let t = t.clone();
+        let new = new_user(None, None, Some(email));
+        tokio::spawn(async move { store.create_user(&t, new, &ACTOR).await })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("the write task"))
+        .collect();
+    let created: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    let conflicts = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!((created.len(), conflicts), (31, 9), "{outcomes:?}");
+    let mut numbers: Vec<i64> = created.iter().map(|u| u.number).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=31).collect::<Vec<_>>(), "no number lost");
+    let listed = store
+        .list_users(
+            &t,
+            &Default::default(),
+            &Page {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 31);
+    let events = store
+        .list_events(
+            &t,
+            &Page {
+                after: None,
+                limit: 500,
+            },
+        )
+        .await
+        .unwrap();
+    let user_events = events
+        .items
+        .iter()
+        .filter(|e| e.action == "user.created")
+        .count();
+    assert_eq!(user_events, 31, "failed writes leave no audit event");
 }

@@ -119,7 +119,8 @@ impl AccountStore for SqlStore {
     async fn create_account(&self, new: NewAccount) -> Result<Account> {
         let id = Uuid::now_v7();
         let at = now();
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query(
             "INSERT INTO accounts (id, email, email_key, password_hash, first_name, last_name, \
              created_at, updated_at) \
@@ -136,6 +137,7 @@ impl AccountStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        slot.finish().await?;
         self.get_account(id).await
     }
 
@@ -183,7 +185,8 @@ impl AccountStore for SqlStore {
     }
 
     async fn record_sign_in(&self, tenant: &str, user: Uuid, at: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query("UPDATE users SET last_accessed_at = $3 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(user.to_string())
@@ -191,6 +194,7 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 
@@ -212,7 +216,8 @@ impl AccountStore for SqlStore {
     }
 
     async fn set_default_tenant(&self, account: Uuid, tenant: &str) -> Result<Account> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let member = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND account_id = $2")
             .bind(tenant)
             .bind(account.to_string())
@@ -229,6 +234,7 @@ impl AccountStore for SqlStore {
             .await?;
         let updated = fetch_account(&mut tx, account).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(updated)
     }
 
@@ -238,7 +244,8 @@ impl AccountStore for SqlStore {
         new: NewInvitation,
         actor: &Actor,
     ) -> Result<Invitation> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         lock_tenant(&mut tx, tenant).await?;
         let id = Uuid::now_v7();
         sqlx::query(
@@ -275,6 +282,7 @@ impl AccountStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         row.try_into()
     }
 
@@ -296,7 +304,8 @@ impl AccountStore for SqlStore {
         at: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND \
              revoked_at IS NULL AND accepted_at IS NULL",
@@ -319,6 +328,7 @@ impl AccountStore for SqlStore {
         )
         .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 
@@ -344,7 +354,8 @@ impl AccountStore for SqlStore {
         account: &Account,
         at: DateTime<Utc>,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let sql =
             format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1{LOCK}");
         let row: Option<InvitationRow> = sqlx::query_as(&sql)
@@ -441,7 +452,8 @@ impl AccountStore for SqlStore {
             &format!("user:{}", user.id),
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(user)
     }
 }

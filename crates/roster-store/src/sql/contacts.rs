@@ -120,7 +120,8 @@ impl ContactStore for SqlStore {
         new: NewContact,
         actor: &Actor,
     ) -> Result<Contact> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         // Locking the user serialises every contact change of that user.
         let user = lock_user(&mut tx, tenant, user).await?.id;
         let value = checked_contact_value(new.contact_type, &new.value)?;
@@ -159,6 +160,7 @@ impl ContactStore for SqlStore {
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(contact)
     }
 
@@ -170,7 +172,8 @@ impl ContactStore for SqlStore {
         patch: ContactPatch,
         actor: &Actor,
     ) -> Result<Contact> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = lock_user(&mut tx, tenant, user).await?.id;
         let current = fetch_contact(&mut tx, tenant, user, id).await?;
         let contact_type = patch.contact_type.unwrap_or(current.contact_type);
@@ -221,6 +224,7 @@ impl ContactStore for SqlStore {
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(contact)
     }
 
@@ -231,7 +235,8 @@ impl ContactStore for SqlStore {
         id: Uuid,
         actor: &Actor,
     ) -> Result<Contact> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = lock_user(&mut tx, tenant, user).await?.id;
         let current = fetch_contact(&mut tx, tenant, user, id).await?;
         if !current.is_active {
@@ -263,6 +268,7 @@ impl ContactStore for SqlStore {
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(contact)
     }
 }

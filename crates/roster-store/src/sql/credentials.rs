@@ -137,7 +137,8 @@ impl From<ThrottleRow> for Throttle {
 #[async_trait]
 impl CredentialStore for SqlStore {
     async fn create_api_key(&self, tenant: &str, new: NewApiKey, actor: &Actor) -> Result<ApiKey> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         lock_tenant(&mut tx, tenant).await?;
         let (permissions, user) = match &new.grant {
             ApiKeyGrant::Permissions(p) => (
@@ -181,6 +182,7 @@ impl CredentialStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(ApiKeyIdentity::try_from(row)?.key)
     }
 
@@ -196,7 +198,8 @@ impl CredentialStore for SqlStore {
     }
 
     async fn delete_api_key(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(id.to_string())
@@ -214,7 +217,8 @@ impl CredentialStore for SqlStore {
             "revoked",
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -228,7 +232,8 @@ impl CredentialStore for SqlStore {
     }
 
     async fn create_device(&self, tenant: &str, new: NewDevice, actor: &Actor) -> Result<Device> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         lock_tenant(&mut tx, tenant).await?;
         if let Some(store) = &new.store_id {
             fetch_store(&mut tx, tenant, "id", store).await?;
@@ -262,6 +267,7 @@ impl CredentialStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(DeviceIdentity::try_from(row)?.device)
     }
 
@@ -283,7 +289,8 @@ impl CredentialStore for SqlStore {
         at: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $3 WHERE tenant_id = $1 AND id = \
                                 $2 AND revoked_at IS NULL",
@@ -314,7 +321,8 @@ impl CredentialStore for SqlStore {
             "revoked with its sessions",
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -331,7 +339,8 @@ impl CredentialStore for SqlStore {
 
     async fn create_session(&self, new: NewSession) -> Result<Session> {
         let id = Uuid::now_v7();
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, kind, tenant_id, user_id, account_id, device_id, \
              created_at, expires_at) \
@@ -348,6 +357,7 @@ impl CredentialStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(Session {
             id,
             kind: new.kind,
@@ -374,13 +384,15 @@ impl CredentialStore for SqlStore {
     }
 
     async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id.to_string())
             .bind(at)
             .execute(&mut *tx)
             .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -408,7 +420,8 @@ impl CredentialStore for SqlStore {
         key: SigningKey,
         retire_others_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         if let Some(at) = retire_others_at {
             sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
                 .bind(at)
@@ -426,11 +439,13 @@ impl CredentialStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 
     async fn replace_signing_key(&self, kid: &str, private_key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query("UPDATE signing_keys SET private_pem = $2 WHERE kid = $1")
             .bind(kid)
             .bind(private_key)
@@ -440,6 +455,7 @@ impl CredentialStore for SqlStore {
             return Err(StoreError::NotFound("signing key"));
         }
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 
@@ -455,7 +471,7 @@ impl CredentialStore for SqlStore {
             list.push_bind(key.clone());
         }
         q.push(")");
-        let rows: Vec<ThrottleRow> = q.build_query_as().fetch_all(&self.write).await?;
+        let rows: Vec<ThrottleRow> = q.build_query_as().fetch_all(&self.read).await?;
         Ok(rows.into_iter().map(Throttle::from).collect())
     }
 
@@ -465,7 +481,8 @@ impl CredentialStore for SqlStore {
         at: DateTime<Utc>,
         window: Option<chrono::Duration>,
     ) -> Result<Throttle> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query(
             "INSERT INTO login_throttles (key, failures, window_start) VALUES ($1, 0, $2) ON \
              CONFLICT (key) DO NOTHING",
@@ -492,6 +509,7 @@ impl CredentialStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(Throttle {
             key: key.to_string(),
             failures,
@@ -501,23 +519,27 @@ impl CredentialStore for SqlStore {
     }
 
     async fn lock_until(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query("UPDATE login_throttles SET locked_until = $2 WHERE key = $1")
             .bind(key)
             .bind(until)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 
     async fn clear_failures(&self, key: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         sqlx::query("DELETE FROM login_throttles WHERE key = $1")
             .bind(key)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(())
     }
 }

@@ -14,7 +14,8 @@ use crate::{HousekeepingStore, Purged, Result};
 #[async_trait]
 impl HousekeepingStore for SqlStore {
     async fn purge(&self, cutoffs: &Cutoffs) -> Result<Purged> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(cutoffs.sessions_expired_by)
             .execute(&mut *tx)
@@ -35,6 +36,7 @@ impl HousekeepingStore for SqlStore {
         .await?
         .rows_affected();
         tx.commit().await?;
+        slot.finish().await?;
         Ok(Purged {
             sessions,
             invitations,

@@ -11,7 +11,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::{Db, SqlStore, LOCK};
+use super::{Db, Slot, SqlStore, LOCK};
 use crate::{Result, StoreError};
 
 mod accounts;
@@ -30,12 +30,14 @@ mod users;
 type Conn = <Db as sqlx::Database>::Connection;
 
 impl SqlStore {
-    /// Commits a change that a cached credential or check fact may depend
-    /// on (users and their roles, stores, companies, tenants, API keys,
-    /// sessions), then counts it, so the application's cache drops what it
-    /// read before (see [`crate::CheckStore::changes`]).
-    async fn commit_change(&self, tx: sqlx::Transaction<'static, Db>) -> Result<()> {
-        tx.commit().await?;
+    /// After the write's transaction committed: waits until it is durable
+    /// (see the engine's `Slot::finish`), then counts it as a change that a
+    /// cached credential or check fact may depend on (users and their
+    /// roles, stores, companies, tenants, API keys, sessions), so the
+    /// application's cache drops what it read before (see
+    /// [`crate::CheckStore::changes`]).
+    async fn finish_change(&self, slot: Slot<'_>) -> Result<()> {
+        slot.finish().await?;
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())

@@ -148,7 +148,8 @@ pub(super) fn push_record_filter(
 #[async_trait]
 impl RecordStore for SqlStore {
     async fn create_quote(&self, tenant: &str, new: NewQuote, actor: &Actor) -> Result<Quote> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         check_record_owner(&mut tx, tenant, new.company_id, new.owner_user_id).await?;
         let id = Uuid::now_v7();
         let at = now();
@@ -178,6 +179,7 @@ impl RecordStore for SqlStore {
         .await?;
         let quote = fetch_quote(&mut tx, tenant, id, false).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(quote)
     }
 
@@ -209,7 +211,8 @@ impl RecordStore for SqlStore {
         patch: QuotePatch,
         actor: &Actor,
     ) -> Result<Quote> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let current = fetch_quote(&mut tx, tenant, id, true).await?;
         if current.locked {
             return Err(StoreError::Conflict(
@@ -238,11 +241,13 @@ impl RecordStore for SqlStore {
         .await?;
         let quote = fetch_quote(&mut tx, tenant, id, false).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(quote)
     }
 
     async fn create_order(&self, tenant: &str, new: NewOrder, actor: &Actor) -> Result<Order> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         check_record_owner(&mut tx, tenant, new.company_id, new.owner_user_id).await?;
         let id = Uuid::now_v7();
         let at = now();
@@ -272,6 +277,7 @@ impl RecordStore for SqlStore {
         .await?;
         let order = fetch_order(&mut tx, tenant, id).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(order)
     }
 
@@ -303,7 +309,8 @@ impl RecordStore for SqlStore {
         patch: OrderPatch,
         actor: &Actor,
     ) -> Result<Order> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let current = fetch_order(&mut tx, tenant, id).await?;
         sqlx::query(
             "UPDATE orders SET reference = $3, status = $4, updated_at = $5 WHERE \
@@ -327,6 +334,7 @@ impl RecordStore for SqlStore {
         .await?;
         let order = fetch_order(&mut tx, tenant, id).await?;
         tx.commit().await?;
+        slot.finish().await?;
         Ok(order)
     }
 }

@@ -143,7 +143,8 @@ impl TenantStore for SqlStore {
     }
 
     async fn create_tenant(&self, new: NewTenant, actor: &Actor) -> Result<Tenant> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let at = now();
         sqlx::query(
             "INSERT INTO tenants (uid, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
@@ -164,7 +165,8 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, &new.uid).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(tenant)
     }
 
@@ -188,7 +190,8 @@ impl TenantStore for SqlStore {
     }
 
     async fn rename_tenant(&self, uid: &str, name: &str, actor: &Actor) -> Result<Tenant> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query("UPDATE tenants SET name = $2, updated_at = $3 WHERE uid = $1")
             .bind(uid)
             .bind(name)
@@ -208,12 +211,14 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, uid).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(tenant)
     }
 
     async fn delete_tenant(&self, uid: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let done = sqlx::query("DELETE FROM tenants WHERE uid = $1")
             .bind(uid)
             .execute(&mut *tx)
@@ -221,7 +226,8 @@ impl TenantStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -231,7 +237,8 @@ impl TenantStore for SqlStore {
         new: NewStore,
         actor: &Actor,
     ) -> Result<StoreRecord> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let number = next_number(&mut tx, tenant, "store").await?;
         let at = now();
         sqlx::query(
@@ -257,7 +264,8 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", &new.id).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(store)
     }
 
@@ -295,7 +303,8 @@ impl TenantStore for SqlStore {
         patch: StorePatch,
         actor: &Actor,
     ) -> Result<StoreRecord> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let current = fetch_store(&mut tx, tenant, "id", id).await?;
         let code = patch.code.unwrap_or(current.code);
         let name = patch.name.unwrap_or(current.name);
@@ -320,12 +329,14 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", id).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(store)
     }
 
     async fn delete_store(&self, tenant: &str, id: &str, actor: &Actor) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         fetch_store(&mut tx, tenant, "id", id).await?;
         sqlx::query("UPDATE devices SET store_id = NULL WHERE tenant_id = $1 AND store_id = $2")
             .bind(tenant)
@@ -362,7 +373,8 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -372,7 +384,8 @@ impl TenantStore for SqlStore {
         new: NewCompany,
         actor: &Actor,
     ) -> Result<Company> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let number = next_number(&mut tx, tenant, "company").await?;
         let id = Uuid::now_v7();
         let at = now();
@@ -402,7 +415,8 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(company)
     }
 
@@ -464,7 +478,8 @@ impl TenantStore for SqlStore {
         patch: CompanyPatch,
         actor: &Actor,
     ) -> Result<Company> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let current = fetch_company(&mut tx, tenant, id).await?;
         sqlx::query(
             "UPDATE companies SET kind = $3, name = $4, external_id = $5, status = $6, updated_at \
@@ -490,12 +505,14 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(company)
     }
 
     async fn delete_company(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         fetch_company(&mut tx, tenant, id).await?;
         let id_text = id.to_string();
         for (table, what) in [
@@ -525,7 +542,8 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 }

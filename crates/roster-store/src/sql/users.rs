@@ -333,9 +333,11 @@ pub(super) async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Res
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = insert_user(&mut tx, tenant, &new, actor).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(user)
     }
 
@@ -446,14 +448,17 @@ impl UserStore for SqlStore {
         patch: UserPatch,
         actor: &Actor,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(user)
     }
 
     async fn delete_user(&self, tenant: &str, id: Uuid, actor: &Actor) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = fetch_user(&mut tx, tenant, id, true).await?;
         reassign_children_to_parent(&mut tx, tenant, id, user.parent_id).await?;
         let closed = sqlx::query(
@@ -486,7 +491,8 @@ impl UserStore for SqlStore {
             &summary,
         )
         .await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(())
     }
 
@@ -497,7 +503,8 @@ impl UserStore for SqlStore {
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = lock_user(&mut tx, tenant, user).await?;
         let id = user.id;
         let Some(company) = user.company_id else {
@@ -533,7 +540,8 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(user)
     }
 
@@ -544,7 +552,8 @@ impl UserStore for SqlStore {
         role: CommerceRole,
         actor: &Actor,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         let user = lock_user(&mut tx, tenant, user).await?;
         let id = user.id;
         if !user.roles.commerce.contains(&role) {
@@ -570,7 +579,8 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(user)
     }
 
@@ -586,7 +596,8 @@ impl UserStore for SqlStore {
                 "an upsert needs source and external_id",
             ));
         };
-        let mut tx = self.write.begin().await?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
         // Serialise upserts in the tenant, so two of one key cannot both insert.
         lock_tenant(&mut tx, tenant).await?;
         let existing: Option<String> = sqlx::query_scalar(
@@ -611,7 +622,8 @@ impl UserStore for SqlStore {
             }
             None => (insert_user(&mut tx, tenant, &new, actor).await?, true),
         };
-        self.commit_change(tx).await?;
+        tx.commit().await?;
+        self.finish_change(slot).await?;
         Ok(result)
     }
 }
