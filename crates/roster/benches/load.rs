@@ -80,6 +80,9 @@ const ROWS_PER_TRANSACTION: usize = 10_000;
 const BURST_DEADLINE: Duration = Duration::from_secs(2);
 /// No request of the harness's own clients waits longer than this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Fewer listings than this in a timed run, and listing is measured again
+/// one at a time.
+const SLOW_LIST_REQUESTS: u64 = 10;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 // ---------------------------------------------------------------------------
@@ -130,7 +133,8 @@ struct Options {
     /// Seconds the burst keeps sending (default 4, or 1 with --quick).
     #[arg(long)]
     burst_seconds: Option<u64>,
-    /// Where to write the JSON results (default <target dir>/bench/load.json).
+    /// Where to write the JSON results (default <target dir>/bench/load.json;
+    /// a relative path is taken from the workspace root).
     #[arg(long)]
     json: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
@@ -190,10 +194,18 @@ fn main() {
     let options = Options::parse();
     let plan = Plan::from(&options);
     let target = target_dir();
-    let json_path = options
-        .json
-        .clone()
-        .unwrap_or_else(|| target.join("bench").join("load.json"));
+    // cargo runs benches in the package's directory: a relative --json is
+    // taken from the workspace root instead, where cargo was most likely run.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.ancestors().nth(2).unwrap_or(manifest);
+    let json_path = match &options.json {
+        Some(p) if p.is_relative() => workspace.join(p),
+        Some(p) => p.clone(),
+        None => target.join("bench").join("load.json"),
+    };
+    if let Some(parent) = json_path.parent() {
+        std::fs::create_dir_all(parent).expect("create the JSON file's directory");
+    }
     std::fs::create_dir_all(target.join("bench")).expect("create the bench directory");
     let wrk = ensure_wrk();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1303,6 +1315,7 @@ fn sign_ins(seeded: &Seeded) -> Vec<Req> {
 // ---------------------------------------------------------------------------
 
 /// What one wrk run sends.
+#[derive(Clone)]
 enum Script {
     /// One fixed GET of `path` (wrk's own prebuilt request).
     Static { path: String },
@@ -1462,8 +1475,15 @@ struct Wrk<'a> {
 impl Wrk<'_> {
     /// A warm-up, then the timed run.
     fn run(&self, name: &str, script: &Script, timeout: Duration) -> WrkResult {
-        self.once(&format!("{name}-warmup"), script, self.plan.warmup, timeout);
-        self.once(name, script, self.plan.duration, timeout)
+        let c = self.plan.connections;
+        self.once(
+            &format!("{name}-warmup"),
+            script,
+            self.plan.warmup,
+            timeout,
+            c,
+        );
+        self.once(name, script, self.plan.duration, timeout, c)
     }
 
     fn once(
@@ -1472,6 +1492,7 @@ impl Wrk<'_> {
         script: &Script,
         duration: Duration,
         timeout: Duration,
+        connections: usize,
     ) -> WrkResult {
         let nonce = format!("{}{}", name, Uuid::new_v4().simple())
             .chars()
@@ -1485,9 +1506,9 @@ impl Wrk<'_> {
         let millis = duration.as_millis().max(100);
         let mut child = Command::new(self.program)
             .arg("-t")
-            .arg(self.plan.threads.to_string())
+            .arg(self.plan.threads.min(connections).to_string())
             .arg("-c")
-            .arg(self.plan.connections.to_string())
+            .arg(connections.to_string())
             .arg("-d")
             .arg(format!("{}s", millis.div_ceil(1000)))
             .arg("--timeout")
@@ -1721,10 +1742,10 @@ async fn insert_baseline(
     outcome.into_result()
 }
 
-/// Argon2id verifications per second on every core, with Roster's own
-/// function and parameters (`roster_core::secret`: m=19 MiB, t=2, p=1).
-fn argon2_baseline(duration: Duration) -> (WrkResult, usize) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// Argon2id verifications on `threads` threads for `duration`, with Roster's
+/// own function and parameters (`roster_core::secret`: m=19 MiB, t=2, p=1).
+fn argon2_loop(threads: usize, duration: Duration) -> Loop {
+    let cores = threads.max(1);
     let hash = Arc::new(secret::hash_password(&Password::candidate(PASSWORD)));
     // Every thread verifies once (its memory warmed, as a running server's
     // is), then all start together.
@@ -1763,7 +1784,34 @@ fn argon2_baseline(duration: Duration) -> (WrkResult, usize) {
         all.latencies.extend(l);
     }
     all.seconds = started.elapsed().as_secs_f64();
-    (all.into_result(), cores)
+    all
+}
+
+impl Loop {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Both runs as one.
+    fn merge(mut self, other: Loop) -> Loop {
+        self.ops += other.ops;
+        self.errors += other.errors;
+        self.seconds += other.seconds;
+        self.latencies.extend(other.latencies);
+        self
+    }
+}
+
+/// The Argon2id figures of a run: all cores (half before the sign-in
+/// workload, half after, so a drift of the machine shows and evens out) and
+/// one thread.
+#[derive(Debug, Clone, Copy, Default)]
+struct Argon2Figures {
+    cores: usize,
+    before: f64,
+    after: f64,
+    one_thread: f64,
+    one_thread_p50_us: f64,
 }
 
 // ---------------------------------------------------------------------------
@@ -1783,6 +1831,10 @@ struct Burst {
     p99_us: f64,
     max_us: f64,
     wall_seconds: f64,
+    /// When the first answer came, since the burst began.
+    first_answer_seconds: f64,
+    /// Answers that came while the burst was still sending.
+    answered_while_sending: u64,
     memory: Memory,
     idle_rss_kib: Option<u64>,
 }
@@ -1812,7 +1864,8 @@ async fn burst(server: &Server, seeded: &Seeded, concurrency: usize, seconds: u6
             let (client, url, bodies, token) =
                 (client.clone(), url.clone(), bodies.clone(), token.clone());
             tokio::spawn(async move {
-                let mut outcomes: Vec<(u16, Duration)> = Vec::new();
+                // (status, latency, when it was answered since the start)
+                let mut outcomes: Vec<(u16, Duration, Duration)> = Vec::new();
                 let mut i = w;
                 while Instant::now() < deadline {
                     let t = Instant::now();
@@ -1831,7 +1884,7 @@ async fn burst(server: &Server, seeded: &Seeded, concurrency: usize, seconds: u6
                         }
                         Err(_) => 0,
                     };
-                    outcomes.push((status, t.elapsed()));
+                    outcomes.push((status, t.elapsed(), started.elapsed()));
                     i += 1;
                 }
                 outcomes
@@ -1846,9 +1899,19 @@ async fn burst(server: &Server, seeded: &Seeded, concurrency: usize, seconds: u6
     let memory = server.memory();
     let mut latencies: Vec<Duration> = outcomes
         .iter()
-        .filter(|(s, _)| *s != 0)
-        .map(|(_, l)| *l)
+        .filter(|(s, _, _)| *s != 0)
+        .map(|(_, l, _)| *l)
         .collect();
+    let first_answer = outcomes
+        .iter()
+        .filter(|(s, _, _)| *s != 0)
+        .map(|(_, _, at)| *at)
+        .min()
+        .unwrap_or_default();
+    let answered_while_sending = outcomes
+        .iter()
+        .filter(|(s, _, at)| *s != 0 && *at <= Duration::from_secs(seconds))
+        .count() as u64;
     latencies.sort_unstable();
     let q = |q: f64| {
         if latencies.is_empty() {
@@ -1858,7 +1921,7 @@ async fn burst(server: &Server, seeded: &Seeded, concurrency: usize, seconds: u6
         latencies[i - 1].as_secs_f64() * 1e6
     };
     let mut statuses = BTreeMap::new();
-    for (s, _) in &outcomes {
+    for (s, _, _) in &outcomes {
         *statuses.entry(*s).or_insert(0) += 1;
     }
     Burst {
@@ -1872,6 +1935,8 @@ async fn burst(server: &Server, seeded: &Seeded, concurrency: usize, seconds: u6
         p99_us: q(0.99),
         max_us: q(1.0),
         wall_seconds: wall.as_secs_f64(),
+        first_answer_seconds: first_answer.as_secs_f64(),
+        answered_while_sending,
         memory,
         idle_rss_kib: idle.rss_kib,
     }
@@ -1935,6 +2000,8 @@ struct Row {
     ratio: Option<f64>,
     p99_ratio: Option<f64>,
     compared_with: Option<&'static str>,
+    /// Anything the reader must know about how this row was measured.
+    note: Option<String>,
 }
 
 impl Row {
@@ -1957,6 +2024,7 @@ impl Row {
             ratio: None,
             p99_ratio: None,
             compared_with: None,
+            note: None,
         }
     }
 
@@ -1983,6 +2051,7 @@ struct EngineReport {
     burst: Burst,
     log: (u64, u64, u64, Vec<(String, u64)>),
     peak_reset: bool,
+    argon: Argon2Figures,
     /// `/proc/loadavg` before and after: was the machine quiet?
     load_before: String,
     load_after: String,
@@ -2101,13 +2170,41 @@ async fn measure_engine(
     ));
     // Listing may be slow at scale: it gets the long timeout.
     let listing = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
-    rows.push(listing.run(
+    let lists = cycle(list_users(&seeded), &[&view]);
+    let mut list = listing.run(
         "7",
         "GET users?role&store_id&limit=50",
         "req",
         1,
-        cycle(list_users(&seeded), &[&view]),
-    ));
+        lists.clone(),
+    );
+    if list.result.requests < SLOW_LIST_REQUESTS {
+        // Too slow to finish at this concurrency within the run: measure
+        // what one request costs instead, one at a time, for longer.
+        let window = (plan.duration * 3).max(Duration::from_secs(30));
+        println!(
+            "    7  only {} listing(s) finished: again on 1 connection for {}",
+            list.result.requests,
+            fmt_secs(window)
+        );
+        server.reset_peak();
+        let result = wrk.once("w7-one", &lists, window, REQUEST_TIMEOUT, 1);
+        list = Row::new(
+            "7",
+            "GET users?role&store_id (1 conn!)".into(),
+            "req",
+            1,
+            result,
+            server.memory(),
+        );
+        list.note = Some(format!(
+            "7 ran on 1 connection for {}: at {} connections fewer than {SLOW_LIST_REQUESTS} listings finished in {}",
+            fmt_secs(window),
+            plan.connections,
+            fmt_secs(plan.duration)
+        ));
+    }
+    rows.push(list);
 
     println!("   B2  single-row insert transactions (sqlx)");
     let inserts = insert_baseline(engine, db, plan.connections, plan.warmup, plan.duration).await;
@@ -2129,21 +2226,17 @@ async fn measure_engine(
         },
     ));
 
-    println!("   B3  Argon2id verifications on every core");
-    let duration = plan.duration;
-    let (argon, cores) = tokio::task::spawn_blocking(move || argon2_baseline(duration))
-        .await
-        .expect("Argon2id baseline");
-    rows.push(Row::new(
-        "B3",
-        format!("Argon2id verify, {cores} threads"),
-        "verif",
-        1,
-        argon,
-        Memory::default(),
-    ));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let half = plan.duration / 2;
+    let argon = |threads: usize, d: Duration| async move {
+        tokio::task::spawn_blocking(move || argon2_loop(threads, d))
+            .await
+            .expect("Argon2id baseline")
+    };
+    println!("   B3  Argon2id verifications on every core (first half)");
+    let before = argon(cores, half).await;
     let signing_in = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
-    rows.push(signing_in.run(
+    let sign_in = signing_in.run(
         "5",
         "POST /account (sign-in)",
         "req",
@@ -2153,7 +2246,26 @@ async fn measure_engine(
             headers: vec![device, json],
             count_statuses: true,
         },
+    );
+    println!("   B3  Argon2id verifications on every core (second half), then on one thread");
+    let after = argon(cores, half).await;
+    let one = argon(1, half).await;
+    let argon_figures = Argon2Figures {
+        cores,
+        before: before.rate(),
+        after: after.rate(),
+        one_thread: one.rate(),
+        one_thread_p50_us: one.into_result().p50_us,
+    };
+    rows.push(Row::new(
+        "B3",
+        format!("Argon2id verify, {cores} threads"),
+        "verif",
+        1,
+        before.merge(after).into_result(),
+        Memory::default(),
     ));
+    rows.push(sign_in);
 
     println!(
         "    6  burst: {} concurrent sign-ins for {} s",
@@ -2185,6 +2297,7 @@ async fn measure_engine(
         peak_reset,
         load_before,
         load_after: load_average(),
+        argon: argon_figures,
     }
 }
 
@@ -2362,13 +2475,16 @@ impl EngineReport {
         let _ = writeln!(
             s,
             "    burst statuses: 200: {}, 401: {}, 429: {}, 503: {}, other: {}, no answer: {}; \
-             all answered after {:.1} s",
+             first answer after {:.2} s, {} answered during the {} s, the last after {:.1} s",
             status(200),
             status(401),
             status(429),
             status(503),
             other,
             status(0),
+            b.first_answer_seconds,
+            b.answered_while_sending,
+            b.seconds,
             b.wall_seconds
         );
         for r in &self.rows {
@@ -2385,6 +2501,19 @@ impl EngineReport {
             "    3 counts questions; its p50/p99/max are per request of {BATCH_SIZE}. RSS(peak): MiB after \
              the workload (peak during it). Load average before/after: {} / {}",
             self.load_before, self.load_after
+        );
+        for note in self.rows.iter().filter_map(|r| r.note.as_ref()) {
+            let _ = writeln!(s, "    {note}");
+        }
+        let a = &self.argon;
+        let _ = writeln!(
+            s,
+            "    B3 on {} threads: {:.1}/s before #5, {:.1}/s after; on one thread {:.1}/s ({} each)",
+            a.cores,
+            a.before,
+            a.after,
+            a.one_thread,
+            fmt_us(a.one_thread_p50_us)
         );
         let (lines, warnings, errors, samples) = &self.log;
         let _ = writeln!(
@@ -2426,6 +2555,7 @@ impl EngineReport {
                     "p99_ratio": r.p99_ratio,
                     "rss_kib": r.memory.rss_kib,
                     "peak_rss_kib": r.memory.hwm_kib,
+                    "note": r.note,
                 })
             })
             .collect();
@@ -2453,6 +2583,8 @@ impl EngineReport {
                 "p99_ms": b.p99_us / 1e3,
                 "max_ms": b.max_us / 1e3,
                 "wall_seconds": b.wall_seconds,
+                "first_answer_seconds": b.first_answer_seconds,
+                "answered_while_sending": b.answered_while_sending,
                 "rss_before_kib": b.idle_rss_kib,
                 "rss_kib": b.memory.rss_kib,
                 "peak_rss_kib": b.memory.hwm_kib,
@@ -2464,6 +2596,13 @@ impl EngineReport {
                 "kinds": self.log.3.iter().map(|(k, n)| json!({"line": k, "count": n})).collect::<Vec<_>>(),
             },
             "peak_reset_per_workload": self.peak_reset,
+            "argon2id": {
+                "threads": self.argon.cores,
+                "per_s_before_signin": self.argon.before,
+                "per_s_after_signin": self.argon.after,
+                "one_thread_per_s": self.argon.one_thread,
+                "one_thread_p50_ms": self.argon.one_thread_p50_us / 1e3,
+            },
             "load_average_before": self.load_before,
             "load_average_after": self.load_after,
         })
