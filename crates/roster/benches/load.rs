@@ -282,6 +282,18 @@ fn main() {
         eprintln!("no engine ran");
         std::process::exit(1);
     }
+    let problems: Vec<String> = reports.iter().flat_map(EngineReport::problems).collect();
+    for p in &problems {
+        eprintln!("WARNING: {p}");
+    }
+    if plan.quick && !problems.is_empty() {
+        // Quick mode is CI's proof that the harness still works end to end.
+        eprintln!(
+            "quick mode: {} workload(s) did not run cleanly",
+            problems.len()
+        );
+        std::process::exit(1);
+    }
 }
 
 /// The cargo target directory: this binary is `<target>/<profile>/deps/load-*`.
@@ -2529,6 +2541,29 @@ impl EngineReport {
             let _ = writeln!(s, "      {n} x {sample}");
         }
         s
+    }
+
+    /// Workloads that did not run cleanly: nothing answered, or errors.
+    /// (Slowness is never a problem here; a burst may answer 429 or 503.)
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for r in &self.rows {
+            if r.result.requests == 0 {
+                problems.push(format!("{} {}: nothing completed", self.engine, r.id));
+            } else if r.result.errors > 0 {
+                problems.push(format!(
+                    "{} {}: {} error(s) {:?} {:?}",
+                    self.engine, r.id, r.result.errors, r.result.error_detail, r.result.statuses
+                ));
+            }
+        }
+        if self.burst.answered == 0 {
+            problems.push(format!(
+                "{} 6: no sign-in of the burst was answered",
+                self.engine
+            ));
+        }
+        problems
     }
 
     fn to_json(&self) -> Value {
