@@ -106,7 +106,9 @@ pub(super) async fn users_from_rows(
     for r in &rows {
         ids.push_bind(r.id.clone());
     }
-    q.push(") ORDER BY store_id");
+    // In the primary key's order, so the IN list is read through it (ordering
+    // by store_id alone walks every store row of the tenant).
+    q.push(") ORDER BY user_id, store_id");
     let stores: Vec<UserStoreRow> = q.build_query_as().fetch_all(&mut *conn).await?;
 
     rows.into_iter()
