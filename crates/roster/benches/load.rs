@@ -63,6 +63,10 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use uuid::Uuid;
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const ADMIN: &str = "load-admin-token-0123456789abcdef";
 const TENANT: &str = "load";
 const STORES: usize = 20;
@@ -711,47 +715,6 @@ fn rand_bytes() -> [u8; 32] {
 struct Memory {
     rss_kib: Option<u64>,
     hwm_kib: Option<u64>,
-}
-
-// ---------------------------------------------------------------------------
-// A tiny deterministic PRNG (SplitMix64), as in benches/check.rs
-// ---------------------------------------------------------------------------
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn percent(&mut self, p: usize) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// `k` distinct items of `items`.
-    fn sample<T: Clone>(&mut self, items: &[T], k: usize) -> Vec<T> {
-        let mut idx: Vec<usize> = (0..items.len()).collect();
-        for i in 0..k.min(idx.len()) {
-            let j = i + self.below(idx.len() - i);
-            idx.swap(i, j);
-        }
-        idx[..k.min(items.len())]
-            .iter()
-            .map(|&i| items[i].clone())
-            .collect()
-    }
 }
 
 // ---------------------------------------------------------------------------
