@@ -44,6 +44,9 @@ impl Surface {
 struct Throttle {
     name: String,
     address: String,
+    /// Whether the name had failures counted when guarded: a success then
+    /// clears them; without any, the success writes nothing for the name.
+    name_has_failures: bool,
 }
 
 impl Throttle {
@@ -56,11 +59,12 @@ impl Throttle {
         Throttle {
             name: format!("{surface}:{tenant}:{name}"),
             address: format!("addr:{surface}:{tenant}:{ip}"),
+            name_has_failures: false,
         }
     }
 
     /// 429 while the name is locked or the address is over its limit.
-    async fn guard(&self, app: &App) -> AppResult<()> {
+    async fn guard(&mut self, app: &App) -> AppResult<()> {
         let now = app.now();
         let policy = app.config.throttle;
         let minute = chrono::Duration::minutes(1);
@@ -69,6 +73,7 @@ impl Throttle {
             .throttles(&[self.name.clone(), self.address.clone()])
             .await?
         {
+            self.name_has_failures |= t.key == self.name;
             if let Some(until) = t.locked_until.filter(|until| *until > now) {
                 return Err(AppError::TooManyRequests {
                     retry_after: retry_after(now, until),
@@ -99,6 +104,9 @@ impl Throttle {
     }
 
     async fn succeeded(&self, app: &App) -> AppResult<()> {
+        if !self.name_has_failures {
+            return Ok(());
+        }
         Ok(app.store.clear_failures(&self.name).await?)
     }
 
@@ -159,7 +167,7 @@ impl SignIn<'_> {
             .await?
             .ok_or_else(|| AppError::Unauthorized("the device token is not valid".into()))?;
         let tenant = device.tenant;
-        let throttle = Throttle::new(Surface::Device, Some(&tenant), user_code, client);
+        let mut throttle = Throttle::new(Surface::Device, Some(&tenant), user_code, client);
         throttle.guard(app).await?;
         let found = app.store.find_user_by_code(&tenant, user_code).await?;
         let Some(user) = throttle.verify(app, found, password).await? else {
@@ -208,7 +216,7 @@ impl SignIn<'_> {
         client: ClientAddr,
     ) -> AppResult<(String, i64)> {
         let app = self.app;
-        let throttle = Throttle::new(Surface::Login, None, &validate::email_key(email), client);
+        let mut throttle = Throttle::new(Surface::Login, None, &validate::email_key(email), client);
         throttle.guard(app).await?;
         let found = app
             .store
@@ -233,7 +241,7 @@ impl SignIn<'_> {
     ) -> AppResult<String> {
         let app = self.app;
         app.store.get_tenant(tenant).await?;
-        let throttle = Throttle::new(
+        let mut throttle = Throttle::new(
             Surface::Customer,
             Some(tenant),
             &validate::email_key(username),
