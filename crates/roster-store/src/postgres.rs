@@ -15,7 +15,7 @@ const LOCK: &str = " FOR NO KEY UPDATE";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
-    /// Cache-relevant changes committed by this store (see `commit_change`).
+    /// Cache-relevant changes committed by this store (see `finish_change`).
     changes: std::sync::atomic::AtomicU64,
 }
 

@@ -22,7 +22,7 @@ const LOCK: &str = "";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: std::sync::Arc<Writer>,
-    /// Cache-relevant changes committed by this store (see `commit_change`).
+    /// Cache-relevant changes committed by this store (see `finish_change`).
     changes: std::sync::atomic::AtomicU64,
 }
 

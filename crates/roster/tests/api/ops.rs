@@ -306,13 +306,24 @@ async fn the_binary_serves_logs_without_secrets_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut start_up = Vec::new();
     let addr = loop {
         let line = lines.next().expect("the server logs its address").unwrap();
         let entry: Value = serde_json::from_str(&line).unwrap();
         if entry["message"] == "roster is serving" {
             break entry["addr"].as_str().unwrap().to_string();
         }
+        start_up.push(entry);
     };
+    // Without a key-encryption key, the start warns that signing keys are
+    // stored unencrypted.
+    assert!(
+        start_up.iter().any(|e| e["level"] == "WARN"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ROSTER_KEY_ENCRYPTION_KEY is not set"))),
+        "{start_up:?}"
+    );
     let client = reqwest::Client::new();
     let created = client
         .post(format!("http://{addr}/v1/tenants"))
