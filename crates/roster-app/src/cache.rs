@@ -104,28 +104,28 @@ impl Cache {
         }
     }
 
-    /// The API key whose token hashes to `hash`, if cached and fresh.
-    pub(crate) fn api_key(&self, hash: &str, now: u64) -> Option<ApiKeyIdentity> {
-        self.fresh(&self.api_keys, &hash.to_string(), now)
-    }
-
-    /// Keeps the key that authenticating `hash` found, read at change count `at`.
-    pub(crate) fn keep_api_key(&self, hash: &str, at: u64, found: &Option<ApiKeyIdentity>) {
-        if let Some(found) = found {
-            self.keep(&self.api_keys, hash.to_string(), at, found.clone())
+    /// `load`'s answer for `key`, from `cache` when fresh; what it found is
+    /// kept, noted at the store's change count from before the read.
+    async fn through<K, V>(
+        &self,
+        cache: &moka::sync::Cache<K, Entry<V>>,
+        key: K,
+        changes: impl Fn() -> u64,
+        load: impl std::future::Future<Output = roster_store::Result<Option<V>>>,
+    ) -> AppResult<Option<V>>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let at = changes();
+        if let Some(found) = self.fresh(cache, &key, at) {
+            return Ok(Some(found));
         }
-    }
-
-    /// The session `id`, if cached and fresh.
-    pub(crate) fn session(&self, id: Uuid, now: u64) -> Option<Session> {
-        self.fresh(&self.sessions, &id, now)
-    }
-
-    /// Keeps the session that reading `id` found, read at change count `at`.
-    pub(crate) fn keep_session(&self, id: Uuid, at: u64, found: &Option<Session>) {
-        if let Some(found) = found {
-            self.keep(&self.sessions, id, at, found.clone())
+        let found = load.await?;
+        if let Some(value) = &found {
+            self.keep(cache, key, at, value.clone());
         }
+        Ok(found)
     }
 
     /// The facts a check asks for, if every part is cached and fresh.
@@ -195,24 +195,24 @@ pub enum Consistency {
 impl App {
     /// The API key whose token hashes to `hash`, from the cache when fresh.
     pub(crate) async fn find_api_key(&self, hash: &str) -> AppResult<Option<ApiKeyIdentity>> {
-        let at = self.store.changes();
-        if let Some(found) = self.cache.api_key(hash, at) {
-            return Ok(Some(found));
-        }
-        let found = self.store.authenticate_api_key(hash).await?;
-        self.cache.keep_api_key(hash, at, &found);
-        Ok(found)
+        let (cache, store) = (&self.cache, &self.store);
+        let load = store.authenticate_api_key(hash);
+        cache
+            .through(&cache.api_keys, hash.to_string(), || store.changes(), load)
+            .await
     }
 
     /// The session `id`, from the cache when fresh.
     pub(crate) async fn find_session(&self, id: Uuid) -> AppResult<Option<Session>> {
-        let at = self.store.changes();
-        if let Some(found) = self.cache.session(id, at) {
-            return Ok(Some(found));
-        }
-        let found = self.store.get_session(id).await?;
-        self.cache.keep_session(id, at, &found);
-        Ok(found)
+        let (cache, store) = (&self.cache, &self.store);
+        cache
+            .through(
+                &cache.sessions,
+                id,
+                || store.changes(),
+                store.get_session(id),
+            )
+            .await
     }
 
     /// What a check needs about `user` and the place asked about.
