@@ -47,9 +47,7 @@ pub mod input {
 
 /// Opening the database, for the binary and the tests.
 pub mod database {
-    pub use roster_store::{
-        connect, redacted_url, ConnectError, ConnectOptions, Engine, SqliteSynchronous, Store,
-    };
+    pub use roster_store::{connect, ConnectError, ConnectOptions, Engine, Store};
 }
 
 /// The application: every service, over one store, one configuration and
