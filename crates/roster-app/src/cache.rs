@@ -1,19 +1,26 @@
 //! Credentials and permission facts from memory: what authenticates a
-//! request (API keys, sessions) and what a check reads (a user's standing,
+//! request (API keys, devices, sessions) and what a check reads (a user's standing,
 //! roles and stores; whether a store or company exists), kept in bounded
 //! in-process caches so the hot path makes no database read on a hit.
 //!
-//! Coherence:
-//! - **This process** honours its own changes on the very next request:
-//!   the store counts every committed change a cached fact may depend on
-//!   ([`roster_store::CheckStore::changes`]); an entry read before the
-//!   count moved is a miss.
-//! - **Other processes** on the same database: an entry lives at most
-//!   `staleness` (`ROSTER_CACHE_STALENESS_MS`, default 500 ms), so their
-//!   changes (a revocation, a deactivation, a role change) are honoured
-//!   within that bound. `Duration::ZERO` turns the cache off: every request
-//!   reads the database.
+//! Coherence: an entry is noted with the store's change count
+//! ([`roster_store::CheckStore::changes`]) from before it was read, and is
+//! a miss once the count moved.
+//! - **This process** counts its own changes as they commit, so it honours
+//!   them on the very next request.
+//! - **Other processes** on the same PostgreSQL announce their changes with
+//!   `NOTIFY`; this process hears them on a connection of its own and counts
+//!   them, usually within milliseconds. Whether it is hearing is measured
+//!   with a heartbeat ([`roster_store::Horizon`]): when the last one heard
+//!   back is older than `staleness` (`ROSTER_CACHE_STALENESS_MS`, default
+//!   500 ms), the push connection is lost or late, and every request reads
+//!   the database until it is back. So another process's change is honoured
+//!   within `staleness` whatever happens to the connection. On SQLite one
+//!   process owns the file and its own count is complete.
+//! - `Duration::ZERO` turns the cache off: every request reads the database.
 //! - A check may ask for `"consistency": "full"`, which reads through.
+//! - Entries also expire after [`BACKSTOP`] (or `staleness`, if longer), for
+//!   changes made outside Roster (by hand, in SQL), which announce nothing.
 //!
 //! Only what was found is kept: an unknown key, session, user, store or
 //! company is read again every time, so something created by another
@@ -24,7 +31,7 @@ use std::hash::Hash;
 use std::time::Duration;
 
 use roster_core::{Session, Subject};
-use roster_store::{ApiKeyIdentity, CheckFacts};
+use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Horizon, ManyFacts, Store};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -32,6 +39,17 @@ use crate::App;
 
 /// The most entries each cache holds.
 const CAPACITY: u64 = 50_000;
+
+/// The longest an entry lives, whatever was announced.
+pub const BACKSTOP: Duration = Duration::from_secs(60);
+
+/// When a cache lookup happens: the store's change count, and whether
+/// entries noted at that count may be trusted (the push is current).
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp {
+    changes: u64,
+    trusted: bool,
+}
 
 /// A cached value and the store's change count it was read at.
 #[derive(Clone)]
@@ -50,7 +68,9 @@ enum Place {
 /// The caches; see the module documentation.
 pub(crate) struct Cache {
     enabled: bool,
+    staleness: Duration,
     api_keys: moka::sync::Cache<String, Entry<ApiKeyIdentity>>,
+    devices: moka::sync::Cache<String, Entry<DeviceIdentity>>,
     sessions: moka::sync::Cache<Uuid, Entry<Session>>,
     subjects: moka::sync::Cache<(String, Uuid), Entry<Subject>>,
     /// Stores and companies known to exist (absence is never cached).
@@ -64,7 +84,7 @@ where
 {
     moka::sync::Cache::builder()
         .max_capacity(CAPACITY)
-        .time_to_live(staleness.max(Duration::from_millis(1)))
+        .time_to_live(staleness.max(BACKSTOP))
         .build()
 }
 
@@ -73,33 +93,66 @@ impl Cache {
     pub(crate) fn new(staleness: Duration) -> Cache {
         Cache {
             enabled: !staleness.is_zero(),
+            staleness,
             api_keys: cache(staleness),
+            devices: cache(staleness),
             sessions: cache(staleness),
             subjects: cache(staleness),
             places: cache(staleness),
         }
     }
 
-    fn fresh<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: &K, now: u64) -> Option<V>
+    /// Whether caching is on; when it is, the heartbeat between this
+    /// process and other processes' changes starts with it.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// How often the push connection is checked: a few times per bound, so
+    /// a healthy connection never looks late.
+    pub(crate) fn heartbeat(&self) -> Duration {
+        (self.staleness / 4).clamp(Duration::from_millis(5), Duration::from_secs(5))
+    }
+
+    /// The moment of a lookup, for `store`.
+    pub(crate) fn stamp(&self, store: &dyn Store) -> Stamp {
+        let trusted = self.enabled
+            && match store.horizon() {
+                Horizon::Complete => true,
+                Horizon::Since(heard) => heard.elapsed() <= self.staleness,
+                Horizon::Unknown => false,
+            };
+        Stamp {
+            changes: store.changes(),
+            trusted,
+        }
+    }
+
+    fn fresh<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: &K, at: Stamp) -> Option<V>
     where
         K: Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if !self.enabled {
+        if !at.trusted {
             return None;
         }
         cache
             .get(key)
-            .filter(|entry| entry.changes == now)
+            .filter(|entry| entry.changes == at.changes)
             .map(|entry| entry.value)
     }
 
-    fn keep<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: K, changes: u64, value: V)
+    /// Keeps what was read at `at`, even while the push is not trusted:
+    /// a change committed after the read is counted before the next
+    /// heartbeat is heard, and a reconnection counts one, so the entry is
+    /// never used stale.
+    fn keep<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: K, at: Stamp, value: V)
     where
         K: Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if self.enabled {
+            let changes = at.changes;
             cache.insert(key, Entry { changes, value });
         }
     }
@@ -110,14 +163,14 @@ impl Cache {
         &self,
         cache: &moka::sync::Cache<K, Entry<V>>,
         key: K,
-        changes: impl Fn() -> u64,
+        store: &dyn Store,
         load: impl std::future::Future<Output = roster_store::Result<Option<V>>>,
     ) -> AppResult<Option<V>>
     where
         K: Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let at = changes();
+        let at = self.stamp(store);
         if let Some(found) = self.fresh(cache, &key, at) {
             return Ok(Some(found));
         }
@@ -135,7 +188,7 @@ impl Cache {
         user: Uuid,
         store: Option<&str>,
         company: Option<Uuid>,
-        now: u64,
+        now: Stamp,
     ) -> Option<CheckFacts> {
         let subject = self.fresh(&self.subjects, &(tenant.to_string(), user), now)?;
         let exists = |place: Place| self.fresh(&self.places, &(tenant.to_string(), place), now);
@@ -159,7 +212,7 @@ impl Cache {
         user: Uuid,
         store: Option<&str>,
         company: Option<Uuid>,
-        at: u64,
+        at: Stamp,
         facts: &CheckFacts,
     ) {
         if let Some(subject) = &facts.subject {
@@ -198,7 +251,17 @@ impl App {
         let (cache, store) = (&self.cache, &self.store);
         let load = store.authenticate_api_key(hash);
         cache
-            .through(&cache.api_keys, hash.to_string(), || store.changes(), load)
+            .through(&cache.api_keys, hash.to_string(), &**store, load)
+            .await
+    }
+
+    /// The live device whose token hashes to `hash`, from the cache when
+    /// fresh.
+    pub(crate) async fn find_device(&self, hash: &str) -> AppResult<Option<DeviceIdentity>> {
+        let (cache, store) = (&self.cache, &self.store);
+        let load = store.authenticate_device(hash);
+        cache
+            .through(&cache.devices, hash.to_string(), &**store, load)
             .await
     }
 
@@ -206,12 +269,7 @@ impl App {
     pub(crate) async fn find_session(&self, id: Uuid) -> AppResult<Option<Session>> {
         let (cache, store) = (&self.cache, &self.store);
         cache
-            .through(
-                &cache.sessions,
-                id,
-                || store.changes(),
-                store.get_session(id),
-            )
+            .through(&cache.sessions, id, &**store, store.get_session(id))
             .await
     }
 
@@ -224,7 +282,7 @@ impl App {
         company: Option<Uuid>,
         consistency: Consistency,
     ) -> AppResult<CheckFacts> {
-        let at = self.store.changes();
+        let at = self.cache.stamp(&*self.store);
         if consistency == Consistency::Bounded {
             if let Some(facts) = self.cache.facts(tenant, user, store, company, at) {
                 return Ok(facts);
@@ -234,5 +292,97 @@ impl App {
         self.cache
             .keep_facts(tenant, user, store, company, at, &facts);
         Ok(facts)
+    }
+}
+
+/// Facts read for a batch's cache misses.
+pub(crate) struct ReadFacts {
+    facts: ManyFacts,
+}
+
+impl ReadFacts {
+    /// The facts of one question, out of the batch's.
+    pub(crate) fn of(&self, question: &crate::check::Question) -> CheckFacts {
+        CheckFacts {
+            subject: self.facts.subjects.get(&question.user_id).cloned(),
+            store_exists: question
+                .store_id
+                .as_ref()
+                .is_some_and(|s| self.facts.stores.contains(s)),
+            company_exists: question
+                .company_id
+                .is_some_and(|c| self.facts.companies.contains(&c)),
+        }
+    }
+}
+
+impl App {
+    /// For each question, its facts if the cache has them fresh (and the
+    /// question allows the cache).
+    pub(crate) fn cached_facts(
+        &self,
+        tenant: &str,
+        questions: &[crate::check::Question],
+    ) -> Vec<Option<CheckFacts>> {
+        let at = self.cache.stamp(&*self.store);
+        questions
+            .iter()
+            .map(|q| match q.consistency {
+                Consistency::Bounded => {
+                    self.cache
+                        .facts(tenant, q.user_id, q.store_id.as_deref(), q.company_id, at)
+                }
+                Consistency::Full => None,
+            })
+            .collect()
+    }
+
+    /// The facts of `questions`, in one read (none without questions);
+    /// what was found is kept.
+    pub(crate) async fn read_facts(
+        &self,
+        tenant: &str,
+        questions: &[&crate::check::Question],
+    ) -> AppResult<ReadFacts> {
+        if questions.is_empty() {
+            return Ok(ReadFacts {
+                facts: ManyFacts::default(),
+            });
+        }
+        let at = self.cache.stamp(&*self.store);
+        let mut users: Vec<Uuid> = questions.iter().map(|q| q.user_id).collect();
+        let mut stores: Vec<String> = questions
+            .iter()
+            .filter_map(|q| q.store_id.clone())
+            .collect();
+        let mut companies: Vec<Uuid> = questions.iter().filter_map(|q| q.company_id).collect();
+        for list in [&mut users, &mut companies] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        stores.sort_unstable();
+        stores.dedup();
+        let facts = self
+            .store
+            .check_facts_of(tenant, &users, &stores, &companies)
+            .await?;
+        let cache = &self.cache;
+        for (user, subject) in &facts.subjects {
+            cache.keep(
+                &cache.subjects,
+                (tenant.to_string(), *user),
+                at,
+                subject.clone(),
+            );
+        }
+        for store in &facts.stores {
+            let place = (tenant.to_string(), Place::Store(store.clone()));
+            cache.keep(&cache.places, place, at, ());
+        }
+        for company in &facts.companies {
+            let place = (tenant.to_string(), Place::Company(*company));
+            cache.keep(&cache.places, place, at, ());
+        }
+        Ok(ReadFacts { facts })
     }
 }

@@ -2,6 +2,7 @@
 //! (cached, or one read) and the core's permission map.
 
 use roster_core::{permission, Decision, Permission, Target};
+use roster_store::CheckFacts;
 use uuid::Uuid;
 
 pub use crate::cache::Consistency;
@@ -47,19 +48,52 @@ impl Checks<'_> {
                 question.consistency,
             )
             .await?;
-        let subject = facts
-            .subject
-            .ok_or_else(|| AppError::NotFound("user not found".into()))?;
-        if question.store_id.is_some() && !facts.store_exists {
-            return Err(AppError::NotFound("store not found".into()));
-        }
-        if question.company_id.is_some() && !facts.company_exists {
-            return Err(AppError::NotFound("company not found".into()));
-        }
-        let target = Target {
-            store_id: question.store_id,
-            company_id: question.company_id,
-        };
-        Ok(permission::evaluate(&subject, question.permission, &target))
+        judge(question, facts)
     }
+
+    /// Answers many questions (VIEW_USERS), in order, each on its own: an
+    /// unknown user, store or company is that question's 404. Facts come
+    /// from the cache where fresh; all the others are read at once.
+    pub async fn decide_all(
+        &self,
+        scope: &Scope,
+        questions: Vec<Question>,
+    ) -> AppResult<Vec<AppResult<Decision>>> {
+        scope.require(Permission::ViewUsers)?;
+        let tenant = scope.tenant();
+        let known = self.app.cached_facts(tenant, &questions);
+        let missing: Vec<&Question> = questions
+            .iter()
+            .zip(&known)
+            .filter(|(_, facts)| facts.is_none())
+            .map(|(question, _)| question)
+            .collect();
+        let read = self.app.read_facts(tenant, &missing).await?;
+        Ok(questions
+            .into_iter()
+            .zip(known)
+            .map(|(question, facts)| {
+                let facts = facts.unwrap_or_else(|| read.of(&question));
+                judge(question, facts)
+            })
+            .collect())
+    }
+}
+
+/// The core's answer to `question` over `facts`.
+fn judge(question: Question, facts: CheckFacts) -> AppResult<Decision> {
+    let subject = facts
+        .subject
+        .ok_or_else(|| AppError::NotFound("user not found".into()))?;
+    if question.store_id.is_some() && !facts.store_exists {
+        return Err(AppError::NotFound("store not found".into()));
+    }
+    if question.company_id.is_some() && !facts.company_exists {
+        return Err(AppError::NotFound("company not found".into()));
+    }
+    let target = Target {
+        store_id: question.store_id,
+        company_id: question.company_id,
+    };
+    Ok(permission::evaluate(&subject, question.permission, &target))
 }

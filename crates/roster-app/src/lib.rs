@@ -69,10 +69,18 @@ impl App {
     }
 
     /// The application on a given clock (tests move time).
+    ///
+    /// With the cache on, this starts following other processes' changes
+    /// (PostgreSQL), so it must be called on a Tokio runtime; outside one
+    /// nothing is followed and the cache reads through on PostgreSQL.
     pub fn with_clock(store: Arc<dyn Store>, config: Config, clock: Arc<dyn clock::Clock>) -> App {
+        let cache = cache::Cache::new(config.cache_staleness);
+        if cache.enabled() && tokio::runtime::Handle::try_current().is_ok() {
+            store.watch_changes(cache.heartbeat());
+        }
         App {
             passwords: passwords::Passwords::new(config.password_pool),
-            cache: Arc::new(cache::Cache::new(config.cache_staleness)),
+            cache: Arc::new(cache),
             store,
             config: Arc::new(config),
             clock,

@@ -11,6 +11,7 @@ use roster_core::{secret, validate, Permission, SessionKind, Target, User};
 use roster_store::NewSession;
 use uuid::Uuid;
 
+use crate::cache::Consistency;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
 use crate::tokens::{Claims, ISSUER};
@@ -162,8 +163,7 @@ impl SignIn<'_> {
     ) -> AppResult<String> {
         let app = self.app;
         let device = app
-            .store
-            .authenticate_device(&secret::hash_token(device_token))
+            .find_device(&secret::hash_token(device_token))
             .await?
             .ok_or_else(|| AppError::Unauthorized("the device token is not valid".into()))?;
         let tenant = device.tenant;
@@ -177,8 +177,7 @@ impl SignIn<'_> {
             .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
         if let Some(store) = &device.device.store_id {
             let facts = app
-                .store
-                .check_facts(&tenant, user.id, Some(store), None)
+                .check_facts(&tenant, user.id, Some(store), None, Consistency::Bounded)
                 .await?;
             let target = Target {
                 store_id: Some(store.clone()),
@@ -201,9 +200,6 @@ impl SignIn<'_> {
                 user.account_id,
                 Some(device.device.id),
             )
-            .await?;
-        app.store
-            .record_sign_in(&tenant, user.id, app.now())
             .await?;
         Ok(token)
     }
@@ -266,7 +262,6 @@ impl SignIn<'_> {
                 None,
             )
             .await?;
-        app.store.record_sign_in(tenant, user.id, app.now()).await?;
         Ok(token)
     }
 
@@ -298,7 +293,6 @@ impl SignIn<'_> {
                 None,
             )
             .await?;
-        app.store.record_sign_in(tenant, user.id, app.now()).await?;
         let user = app.store.get_user(tenant, user.id).await?;
         Ok((user, token))
     }

@@ -23,13 +23,14 @@ use roster_core::Permission;
 pub mod postgres;
 pub mod sqlite;
 mod traits;
+mod watch;
 
 pub use traits::{
     AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
-    ContactStore, CredentialStore, DeviceIdentity, HousekeepingStore, NewAccount, NewApiKey,
-    NewCompany, NewContact, NewDevice, NewInvitation, NewOrder, NewQuote, NewSession, NewStore,
-    NewTenant, OrderPatch, Purged, QuotePatch, RecordFilter, RecordStore, Store, StorePatch,
-    TenantStore, Throttle, UserFilter, UserRef, UserStore,
+    ContactStore, CredentialStore, DeviceIdentity, Horizon, HousekeepingStore, ManyFacts,
+    NewAccount, NewApiKey, NewCompany, NewContact, NewDevice, NewInvitation, NewOrder, NewQuote,
+    NewSession, NewStore, NewTenant, OrderPatch, Purged, QuotePatch, RecordFilter, RecordStore,
+    Store, StorePatch, TenantStore, Throttle, UserFilter, UserRef, UserStore,
 };
 
 /// What can go wrong in storage, in terms a client can be told.

@@ -15,8 +15,11 @@ const LOCK: &str = " FOR NO KEY UPDATE";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
-    /// Cache-relevant changes committed by this store (see `finish_change`).
-    changes: std::sync::atomic::AtomicU64,
+    /// Cache-relevant changes committed by this store (see `finish_change`)
+    /// and, once watched, by other processes (see [`crate::watch`]).
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Following other processes' changes.
+    watch: std::sync::Arc<crate::watch::Watch>,
 }
 
 impl SqlStore {
@@ -31,6 +34,7 @@ impl SqlStore {
             read: pool.clone(),
             write: pool,
             changes: Default::default(),
+            watch: Default::default(),
         })
     }
 }
@@ -56,6 +60,25 @@ impl Slot<'_> {
 }
 
 impl SqlStore {
+    /// See [`crate::Horizon`]: known while the push connection is up.
+    pub(crate) fn change_horizon(&self) -> crate::Horizon {
+        self.watch.horizon()
+    }
+
+    /// Follows other processes' changes on a connection of its own.
+    pub(crate) fn watch(&self, heartbeat: std::time::Duration) {
+        crate::watch::start(&self.watch, &self.read, &self.changes, heartbeat);
+    }
+
+    /// Tells every other process, when `tx` commits, that a cached fact
+    /// may have changed (`NOTIFY`, delivered at commit or not at all).
+    pub(crate) async fn announce_change(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Db>,
+    ) -> Result<(), sqlx::Error> {
+        self.watch.announce(tx).await
+    }
+
     /// A connection for one write.
     pub(crate) async fn writer(&self) -> Result<Slot<'_>, sqlx::Error> {
         Ok(Slot {

@@ -22,8 +22,13 @@ const LOCK: &str = "";
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: std::sync::Arc<Writer>,
-    /// Cache-relevant changes committed by this store (see `finish_change`).
-    changes: std::sync::atomic::AtomicU64,
+    /// Cache-relevant changes committed by this store (see `finish_change`)
+    /// and, once watched, by other processes (see [`crate::watch`]).
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Following other processes' commits to the same file.
+    watch: std::sync::Arc<crate::watch::Watch>,
+    /// How to open a connection of the watcher's own.
+    watch_options: SqliteConnectOptions,
 }
 
 impl SqlStore {
@@ -46,14 +51,17 @@ impl SqlStore {
             .connect_with(connect.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read_only = connect.read_only(true);
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .connect_with(connect.read_only(true))
+            .connect_with(read_only.clone())
             .await?;
         Ok(SqlStore {
             read,
             write: std::sync::Arc::new(Writer::new(write)),
             changes: Default::default(),
+            watch: Default::default(),
+            watch_options: read_only,
         })
     }
 }
@@ -152,6 +160,25 @@ impl Slot<'_> {
 }
 
 impl SqlStore {
+    /// See [`crate::Horizon`]: known while the watcher polls.
+    pub(crate) fn change_horizon(&self) -> crate::Horizon {
+        self.watch.horizon()
+    }
+
+    /// Follows commits to the file by other processes (`PRAGMA
+    /// data_version`), on a connection of its own.
+    pub(crate) fn watch(&self, heartbeat: Duration) {
+        crate::watch::start_sqlite(&self.watch, &self.watch_options, &self.changes, heartbeat);
+    }
+
+    /// Nothing to announce: other processes see the file change.
+    pub(crate) async fn announce_change(
+        &self,
+        _tx: &mut sqlx::Transaction<'_, Db>,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     /// The writer's turn for one write (writers queue in arrival order).
     pub(crate) async fn writer(&self) -> Result<Slot<'_>, sqlx::Error> {
         Ok(Slot {

@@ -124,10 +124,12 @@ struct ServeArgs {
     /// expire) and stale sign-in throttles, in seconds.
     #[arg(long, env = "ROSTER_PURGE_INTERVAL", default_value_t = defaults::PURGE_INTERVAL_SECONDS, value_parser = seconds())]
     purge_interval: u32,
-    /// How long, in milliseconds, a cached credential or permission fact may
-    /// be used: another Roster process's change (a revocation, a role
-    /// change) is honoured here within this bound; this process's own at
-    /// once. 0: no cache, every request reads the database.
+    /// The bound, in milliseconds, on how late another Roster process's
+    /// change (a revocation, a role change) is honoured here: changes are
+    /// pushed (PostgreSQL LISTEN/NOTIFY) and usually arrive at once; while
+    /// the push is late or lost past this bound the cache is not used. This
+    /// process's own changes: at once. 0: no cache, every request reads the
+    /// database.
     #[arg(long, env = "ROSTER_CACHE_STALENESS_MS", default_value_t = defaults::CACHE_STALENESS_MS, value_parser = clap::value_parser!(u32).range(0..=60_000))]
     cache_staleness_ms: u32,
     /// Threads that check, hash and verify passwords (each Argon2id run

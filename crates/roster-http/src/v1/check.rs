@@ -3,10 +3,8 @@
 //! permission map.
 
 use axum::extract::State;
-use futures::StreamExt;
 use roster_app::check::{Consistency, Question};
-use roster_app::Scope;
-use roster_core::Permission;
+use roster_core::{Decision, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,9 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The most questions one batch may ask.
 const MAX_BATCH: usize = 1000;
-
-/// How many questions of a batch are read from the database at once.
-const BATCH_CONCURRENCY: usize = 8;
 
 /// One question.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,13 +98,10 @@ pub enum CheckResponse {
     Many { results: Vec<CheckResult> },
 }
 
-async fn answer(
-    app: &AppState,
-    scope: &Scope,
-    item: CheckItem,
-    batch: Option<CheckConsistency>,
-) -> ApiResult<CheckDecision> {
-    let question = Question {
+/// The application's question for `item`, asked in a batch of
+/// `consistency` (the item's own wins).
+fn question(item: CheckItem, batch: Option<CheckConsistency>) -> Question {
+    Question {
         user_id: item.user_id,
         permission: item.permission,
         store_id: item.store_id,
@@ -119,12 +111,16 @@ async fn answer(
             .or(batch)
             .map(Into::into)
             .unwrap_or_default(),
-    };
-    let decision = app.checks().decide(scope, question).await?;
-    Ok(CheckDecision {
-        allowed: decision.allowed,
-        reason: decision.reason,
-    })
+    }
+}
+
+impl From<Decision> for CheckDecision {
+    fn from(decision: Decision) -> Self {
+        CheckDecision {
+            allowed: decision.allowed,
+            reason: decision.reason,
+        }
+    }
 }
 
 /// Answers whether a user holds a permission, at a store or company if
@@ -142,9 +138,8 @@ async fn check(
     let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
     if body.get("checks").is_none() {
         let item: CheckItem = from_value(body)?;
-        return Ok(axum::Json(CheckResponse::One(
-            answer(&app, &scope, item, None).await?,
-        )));
+        let decision = app.checks().decide(&scope, question(item, None)).await?;
+        return Ok(axum::Json(CheckResponse::One(decision.into())));
     }
     let batch: CheckBatch = from_value(body)?;
     if batch.checks.len() > MAX_BATCH {
@@ -153,22 +148,35 @@ async fn check(
             format!("at most {MAX_BATCH} checks per batch"),
         ));
     }
-    // Questions are answered a few at a time, each with its own read, and
-    // come back in the order asked.
+    // Every well-formed question is answered from one read of whatever the
+    // cache lacks; a malformed one gets its error in its place.
     let consistency = batch.consistency;
-    let outcomes: Vec<ApiResult<CheckDecision>> = futures::stream::iter(batch.checks)
-        .map(|value| {
-            let app = &app;
-            let scope = &scope;
-            async move { answer(app, scope, from_value::<CheckItem>(value)?, consistency).await }
-        })
-        .buffered(BATCH_CONCURRENCY)
-        .collect()
-        .await;
-    let mut results = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
+    let parsed: Vec<ApiResult<Question>> = batch
+        .checks
+        .into_iter()
+        .map(|value| Ok(question(from_value::<CheckItem>(value)?, consistency)))
+        .collect();
+    let questions = parsed
+        .iter()
+        .filter_map(|q| q.as_ref().ok())
+        .cloned()
+        .collect();
+    let mut decisions = app
+        .checks()
+        .decide_all(&scope, questions)
+        .await?
+        .into_iter();
+    let mut results = Vec::with_capacity(parsed.len());
+    for outcome in parsed {
+        let outcome = match outcome {
+            Ok(_) => decisions
+                .next()
+                .ok_or_else(|| ApiError::Internal("a batch lost a decision".into()))?
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
         results.push(match outcome {
-            Ok(decision) => CheckResult::Decision(decision),
+            Ok(decision) => CheckResult::Decision(decision.into()),
             Err(ApiError::Internal(detail)) => return Err(ApiError::Internal(detail)),
             Err(e) => CheckResult::Error { error: e.problem() },
         });

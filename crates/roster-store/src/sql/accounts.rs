@@ -1,7 +1,7 @@
 //! Accounts, signing in to a tenant's user, and invitations: [`AccountStore`].
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use roster_core::{
     validate, Account, AccountType, Actor, Invitation, NewUser, Profile, Roles, Tenant, TenantRole,
     User, UserPatch, UserStatus,
@@ -182,20 +182,6 @@ impl AccountStore for SqlStore {
             return Ok(None);
         };
         Ok(Some((self.get_account(uuid(&id)?).await?, hash)))
-    }
-
-    async fn record_sign_in(&self, tenant: &str, user: Uuid, at: DateTime<Utc>) -> Result<()> {
-        let mut slot = self.writer().await?;
-        let mut tx = slot.begin().await?;
-        sqlx::query("UPDATE users SET last_accessed_at = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(user.to_string())
-            .bind(at.trunc_subsecs(3))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        slot.finish().await?;
-        Ok(())
     }
 
     async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>> {
@@ -452,6 +438,7 @@ impl AccountStore for SqlStore {
             &format!("user:{}", user.id),
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(user)

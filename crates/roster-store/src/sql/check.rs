@@ -1,19 +1,39 @@
 //! The facts of a permission check, in one round trip: [`CheckStore`].
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use roster_core::{AccountType, Subject, UserStatus};
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::user_rows::{roles_from, AssignmentRow};
-use super::{corrupt, opt_uuid, word, SqlStore};
-use crate::{CheckFacts, CheckStore, Result};
+use super::{corrupt, opt_uuid, uuid, word, Db, SqlStore};
+use crate::{CheckFacts, CheckStore, ManyFacts, Result};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct FactRow {
     pub(super) k: String,
+    pub(super) u: Option<String>,
     pub(super) a: Option<String>,
     pub(super) b: Option<String>,
     pub(super) c: Option<String>,
+}
+
+/// Appends ` IN (…)` over `values` (`IN (NULL)`, which matches nothing,
+/// when there are none).
+fn push_in<'a>(q: &mut QueryBuilder<'a, Db>, values: impl IntoIterator<Item = String>) {
+    q.push(" IN (");
+    let mut any = false;
+    let mut list = q.separated(", ");
+    for value in values {
+        list.push_bind(value);
+        any = true;
+    }
+    if !any {
+        list.push("NULL");
+    }
+    q.push(")");
 }
 
 #[async_trait]
@@ -25,58 +45,108 @@ impl CheckStore for SqlStore {
         store: Option<&str>,
         company: Option<Uuid>,
     ) -> Result<CheckFacts> {
+        let mut many = self
+            .check_facts_of(
+                tenant,
+                &[user],
+                &store.map(String::from).into_iter().collect::<Vec<_>>(),
+                &company.into_iter().collect::<Vec<_>>(),
+            )
+            .await?;
+        Ok(CheckFacts {
+            subject: many.subjects.remove(&user),
+            store_exists: store.is_some_and(|s| many.stores.contains(s)),
+            company_exists: company.is_some_and(|c| many.companies.contains(&c)),
+        })
+    }
+
+    async fn check_facts_of(
+        &self,
+        tenant: &str,
+        users: &[Uuid],
+        stores: &[String],
+        companies: &[Uuid],
+    ) -> Result<ManyFacts> {
         // One round trip of indexed lookups; each branch tags its rows.
-        let rows: Vec<FactRow> = sqlx::query_as(
-            "SELECT 'user' AS k, status AS a, account_type AS b, company_id AS c \
-               FROM users WHERE tenant_id = $1 AND id = $2 \
-             UNION ALL SELECT 'role', vocabulary, role, scope_id \
-               FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
-             UNION ALL SELECT 'store', store_id, NULL, NULL \
-               FROM user_stores WHERE tenant_id = $1 AND user_id = $2 \
-             UNION ALL SELECT 'stores', CAST(COUNT(*) AS TEXT), NULL, NULL \
-               FROM stores WHERE tenant_id = $1 \
-             UNION ALL SELECT 'companies', CAST(COUNT(*) AS TEXT), NULL, NULL \
-               FROM companies WHERE tenant_id = $1 \
-             UNION ALL SELECT 'store_exists', id, NULL, NULL \
-               FROM stores WHERE tenant_id = $1 AND id = $3 \
-             UNION ALL SELECT 'company_exists', id, NULL, NULL \
-               FROM companies WHERE tenant_id = $1 AND id = $4",
-        )
-        .bind(tenant)
-        .bind(user.to_string())
-        .bind(store)
-        .bind(company.map(|c| c.to_string()))
-        .fetch_all(&self.read)
-        .await?;
-        let mut facts = CheckFacts {
-            subject: None,
-            store_exists: false,
-            company_exists: false,
-        };
+        let user_ids = || users.iter().map(Uuid::to_string);
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT 'user' AS k, id AS u, status AS a, account_type AS b, company_id AS c \
+             FROM users WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'role', user_id, vocabulary, role, scope_id \
+             FROM role_assignments WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND user_id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'store', user_id, store_id, NULL, NULL \
+             FROM user_stores WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND user_id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'stores', NULL, CAST(COUNT(*) AS TEXT), NULL, NULL \
+             FROM stores WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        q.push(
+            " UNION ALL SELECT 'companies', NULL, CAST(COUNT(*) AS TEXT), NULL, NULL \
+             FROM companies WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        q.push(
+            " UNION ALL SELECT 'store_exists', NULL, id, NULL, NULL FROM stores WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND id");
+        push_in(&mut q, stores.iter().cloned());
+        q.push(
+            " UNION ALL SELECT 'company_exists', NULL, id, NULL, NULL \
+             FROM companies WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND id");
+        push_in(&mut q, companies.iter().map(Uuid::to_string));
+        let rows: Vec<FactRow> = q.build_query_as().fetch_all(&self.read).await?;
+
+        let mut facts = ManyFacts::default();
         let (mut store_count, mut company_count) = (0, 0);
-        let mut assignments = Vec::new();
-        let mut store_ids = Vec::new();
-        let mut head = None;
+        type Head = (String, String, Option<String>);
+        let mut found: HashMap<String, (Option<Head>, Vec<AssignmentRow>, Vec<String>)> =
+            HashMap::new();
         for row in rows {
             let a = row.a.unwrap_or_default();
+            let user = row.u.unwrap_or_default();
             match row.k.as_str() {
-                "user" => head = Some((a, row.b.unwrap_or_default(), row.c)),
-                "role" => assignments.push(AssignmentRow {
+                "user" => {
+                    found.entry(user).or_default().0 = Some((a, row.b.unwrap_or_default(), row.c))
+                }
+                "role" => found.entry(user).or_default().1.push(AssignmentRow {
                     user_id: String::new(),
                     vocabulary: a,
                     role: row.b.unwrap_or_default(),
                 }),
-                "store" => store_ids.push(a),
+                "store" => found.entry(user).or_default().2.push(a),
                 "stores" => store_count = a.parse().unwrap_or(0),
                 "companies" => company_count = a.parse().unwrap_or(0),
-                "store_exists" => facts.store_exists = true,
-                "company_exists" => facts.company_exists = true,
+                "store_exists" => {
+                    facts.stores.insert(a);
+                }
+                "company_exists" => {
+                    facts.companies.insert(uuid(&a)?);
+                }
                 other => return Err(corrupt("fact", other)),
             }
         }
-        if let Some((status, account_type, company_id)) = head {
+        for (id, (head, assignments, mut store_ids)) in found {
+            let Some((status, account_type, company_id)) = head else {
+                continue;
+            };
+            // Sorted as the single read's `ORDER BY`-free union may not be.
+            store_ids.sort();
             let roles = roles_from(&assignments.iter().collect::<Vec<_>>())?;
-            facts.subject = Some(Subject {
+            let subject = Subject {
                 status: word(&status, UserStatus::parse)?,
                 account_type: word(&account_type, AccountType::parse)?,
                 company_id: opt_uuid(company_id)?,
@@ -87,12 +157,21 @@ impl CheckStore for SqlStore {
                 store_ids,
                 tenant_store_count: store_count,
                 tenant_company_count: company_count,
-            });
+            };
+            facts.subjects.insert(uuid(&id)?, subject);
         }
         Ok(facts)
     }
 
     fn changes(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn horizon(&self) -> crate::Horizon {
+        self.change_horizon()
+    }
+
+    fn watch_changes(&self, heartbeat: std::time::Duration) {
+        self.watch(heartbeat)
     }
 }

@@ -2,7 +2,7 @@
 //! [`CredentialStore`].
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use roster_core::{Actor, ApiKey, ApiKeyGrant, Device, Session, SessionKind, SigningKey};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -217,6 +217,7 @@ impl CredentialStore for SqlStore {
             "revoked",
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())
@@ -321,6 +322,7 @@ impl CredentialStore for SqlStore {
             "revoked with its sessions",
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())
@@ -356,6 +358,14 @@ impl CredentialStore for SqlStore {
         .bind(new.expires_at)
         .execute(&mut *tx)
         .await?;
+        if let (Some(tenant), Some(user)) = (&new.tenant, new.user_id) {
+            sqlx::query("UPDATE users SET last_accessed_at = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(user.to_string())
+                .bind(new.created_at.trunc_subsecs(3))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         slot.finish().await?;
         Ok(Session {
@@ -391,6 +401,7 @@ impl CredentialStore for SqlStore {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())

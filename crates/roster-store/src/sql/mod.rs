@@ -35,7 +35,9 @@ impl SqlStore {
     /// cached credential or check fact may depend on (users and their
     /// roles, stores, companies, tenants, API keys, sessions), so the
     /// application's cache drops what it read before (see
-    /// [`crate::CheckStore::changes`]).
+    /// [`crate::CheckStore::changes`]). Such a write also calls
+    /// `announce_change` on its transaction before committing it, which
+    /// tells other processes on PostgreSQL (see [`crate::watch`]).
     async fn finish_change(&self, slot: Slot<'_>) -> Result<()> {
         slot.finish().await?;
         self.changes

@@ -165,6 +165,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, &new.uid).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(tenant)
@@ -211,6 +212,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, uid).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(tenant)
@@ -226,6 +228,7 @@ impl TenantStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())
@@ -264,6 +267,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", &new.id).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(store)
@@ -329,6 +333,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", id).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(store)
@@ -373,6 +378,7 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())
@@ -415,6 +421,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(company)
@@ -505,6 +512,7 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(company)
@@ -542,6 +550,7 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())

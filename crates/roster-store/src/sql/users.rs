@@ -336,6 +336,7 @@ impl UserStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let user = insert_user(&mut tx, tenant, &new, actor).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(user)
@@ -451,6 +452,7 @@ impl UserStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let user = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(user)
@@ -491,6 +493,7 @@ impl UserStore for SqlStore {
             &summary,
         )
         .await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(())
@@ -540,6 +543,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(user)
@@ -579,6 +583,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(user)
@@ -622,6 +627,7 @@ impl UserStore for SqlStore {
             }
             None => (insert_user(&mut tx, tenant, &new, actor).await?, true),
         };
+        self.announce_change(&mut tx).await?;
         tx.commit().await?;
         self.finish_change(slot).await?;
         Ok(result)

@@ -44,8 +44,6 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<Option<(User, Option<String>)>>;
     /// The account with this email (case-insensitive), and its password hash.
     async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>>;
-    /// Moves a user's `last_accessed_at`.
-    async fn record_sign_in(&self, tenant: &str, user: Uuid, at: DateTime<Utc>) -> Result<()>;
     /// The account's user in a tenant, if it has one.
     async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>>;
     /// The tenants an account has a user in, by uid.

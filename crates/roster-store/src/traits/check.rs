@@ -15,6 +15,15 @@ pub struct CheckFacts {
     pub company_exists: bool,
 }
 
+/// What a batch of checks needs, read at once: the users found (by id),
+/// and which of the stores and companies asked about exist.
+#[derive(Debug, Clone, Default)]
+pub struct ManyFacts {
+    pub subjects: std::collections::HashMap<Uuid, Subject>,
+    pub stores: std::collections::HashSet<String>,
+    pub companies: std::collections::HashSet<Uuid>,
+}
+
 /// The facts a permission `check` is evaluated against.
 #[async_trait]
 pub trait CheckStore: Send + Sync + 'static {
@@ -28,11 +37,47 @@ pub trait CheckStore: Send + Sync + 'static {
         company: Option<Uuid>,
     ) -> Result<CheckFacts>;
 
+    /// The same for many users, stores and companies, in one read (a
+    /// batch's cache misses).
+    async fn check_facts_of(
+        &self,
+        tenant: &str,
+        users: &[Uuid],
+        stores: &[String],
+        companies: &[Uuid],
+    ) -> Result<ManyFacts>;
+
     /// How many changes a cached credential or check fact may depend on
     /// this store has committed: users and roles, stores, companies,
     /// tenants, API keys, sessions. It only grows; a cache that notes it
     /// before a read and finds it moved since knows the read may be stale.
-    /// It counts this process's writes only: other processes' are bounded
-    /// by the cache's lifetime.
+    /// On PostgreSQL it also counts other processes' changes as they are
+    /// pushed (`LISTEN/NOTIFY`, once [`CheckStore::watch_changes`] runs),
+    /// and moves on its own when the push connection was lost, since
+    /// whatever was missed meanwhile cannot be known.
     fn changes(&self) -> u64;
+
+    /// Up to when [`CheckStore::changes`] is known to include every other
+    /// process's committed change.
+    fn horizon(&self) -> Horizon;
+
+    /// Starts following other processes' changes (PostgreSQL), checking the
+    /// push connection with a heartbeat every `heartbeat`; it stops when the
+    /// store is dropped. Without it `horizon` is [`Horizon::Unknown`] on
+    /// PostgreSQL. Does nothing on SQLite, whose one process sees all.
+    fn watch_changes(&self, heartbeat: std::time::Duration);
+}
+
+/// How much of other processes' changes [`CheckStore::changes`] includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Horizon {
+    /// All of them: no other process writes to this database (SQLite).
+    Complete,
+    /// Every change committed before this moment (PostgreSQL: the sending
+    /// time of the last heartbeat this process heard back on its push
+    /// connection; notifications arrive in commit order, so every change
+    /// committed before the heartbeat was heard first).
+    Since(std::time::Instant),
+    /// Not known: the push connection is not (or not yet) established.
+    Unknown,
 }

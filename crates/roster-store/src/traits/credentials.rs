@@ -79,7 +79,9 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Finds the live (unrevoked) device whose token hashes to `token_hash`.
     async fn authenticate_device(&self, token_hash: &str) -> Result<Option<DeviceIdentity>>;
 
-    /// The user with this POS code, and its password hash.
+    /// Starts a session. A session of a tenant's user is a sign-in: the
+    /// user's `last_accessed_at` moves to `created_at` in the same
+    /// transaction (one commit per sign-in).
     async fn create_session(&self, new: NewSession) -> Result<Session>;
     async fn get_session(&self, id: Uuid) -> Result<Option<Session>>;
     async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;

@@ -16,7 +16,7 @@ mod users;
 
 pub use accounts::{AccountStore, NewAccount, NewInvitation};
 pub use audit::AuditStore;
-pub use check::{CheckFacts, CheckStore};
+pub use check::{CheckFacts, CheckStore, Horizon, ManyFacts};
 pub use contacts::{ContactPatch, ContactStore, NewContact};
 pub use credentials::{
     ApiKeyIdentity, CredentialStore, DeviceIdentity, NewApiKey, NewDevice, NewSession, Throttle,

@@ -12,6 +12,7 @@ on_both_engines!(
     commerce_and_org_roles_act_in_their_company,
     role_changes_apply_at_once,
     batches_answer_each_question_in_order,
+    a_batch_answers_as_single_checks_do,
     check_needs_view_users_and_valid_input,
 );
 
@@ -473,6 +474,92 @@ async fn batches_answer_each_question_in_order(engine: Engine) {
     assert_eq!(results[5]["allowed"], true);
     let empty = ask(&app, &t, ADMIN, json!({"checks": []})).await;
     assert_eq!(empty["results"], json!([]));
+}
+
+/// A batch reads all its cache misses at once; its answers must be the
+/// ones single checks give, question by question, across users, stores,
+/// companies, repeated and unknown ids, another tenant's ids, and either
+/// consistency.
+async fn a_batch_answers_as_single_checks_do(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let other_tenant = app.tenant("globex").await;
+    let s1 = app.store(&t, "one").await;
+    let s2 = app.store(&t, "two").await;
+    let foreign_store = app.store(&other_tenant, "three").await;
+    let c1 = app.company(&t, "One").await;
+    let c2 = app.company(&t, "Two").await;
+    let foreign_company = app.company(&other_tenant, "Three").await;
+    let mut users = vec![
+        id(&app.user(&t, json!({"tenant_role": "ADMIN"})).await),
+        id(&app
+            .user(&t, json!({"tenant_role": "ACCESS", "store_ids": [s1]}))
+            .await),
+        id(&app
+            .user(&t, json!({"tenant_role": "BLOCKED", "store_ids": [s1, s2]}))
+            .await),
+        id(&app
+            .user(&t, json!({"company_id": c1, "roles": ["OWNER"]}))
+            .await),
+        id(&app
+            .user(
+                &t,
+                json!({"company_id": c2, "roles": ["FINANCE"], "org_role": "manager"}),
+            )
+            .await),
+        id(&app
+            .user(&other_tenant, json!({"tenant_role": "ADMIN"}))
+            .await),
+        uuid::Uuid::now_v7().to_string(),
+    ];
+    users.push(users[1].clone());
+    let mut questions = Vec::new();
+    for (n, user) in users.iter().enumerate() {
+        for permission in ["MANAGE_USERS", "USE_POS", "PLACE_ORDERS", "VIEW_INVOICES"] {
+            questions.push(json!({"user_id": user, "permission": permission}));
+            for store in [&s1, &s2, &foreign_store, &"missing".to_string()] {
+                questions
+                    .push(json!({"user_id": user, "permission": permission, "store_id": store}));
+            }
+            for company in [&c1, &c2, &foreign_company] {
+                let mut q =
+                    json!({"user_id": user, "permission": permission, "company_id": company});
+                if n % 2 == 0 {
+                    q["consistency"] = json!("full");
+                }
+                questions.push(q);
+            }
+        }
+    }
+    let path = format!("/v1/tenants/{t}/check");
+    let batch = ask(&app, &t, ADMIN, json!({"checks": questions})).await;
+    let results = batch["results"].as_array().unwrap();
+    assert_eq!(results.len(), questions.len());
+    let (mut allowed, mut refused, mut missing) = (0, 0, 0);
+    for (question, result) in questions.iter().zip(results) {
+        let single = app.post(&path, ADMIN, question.clone()).await;
+        if single.status == 200 {
+            assert_eq!(result, &single.body, "{question}");
+            if single.body["allowed"] == true {
+                allowed += 1;
+            } else {
+                refused += 1;
+            }
+        } else {
+            assert_eq!(single.status, 404, "{question}");
+            assert_eq!(result["error"]["status"], 404, "{question}: {result}");
+            assert_eq!(
+                result["error"]["detail"], single.body["detail"],
+                "{question}"
+            );
+            missing += 1;
+        }
+    }
+    // The mix covers every kind of answer.
+    assert!(
+        allowed > 10 && refused > 10 && missing > 10,
+        "{allowed} {refused} {missing}"
+    );
 }
 
 async fn check_needs_view_users_and_valid_input(engine: Engine) {
