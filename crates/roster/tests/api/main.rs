@@ -9,6 +9,7 @@ mod cache;
 mod check;
 mod commerce;
 mod credentials;
+mod errors;
 mod grants;
 mod hierarchy;
 mod isolation;
