@@ -15,6 +15,7 @@ mod hierarchy;
 mod isolation;
 mod keys_at_rest;
 mod limits;
+mod no_op;
 mod ops;
 mod partner;
 mod pos;
