@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::cache::Consistency;
 use crate::error::{AppError, AppResult};
+use crate::tokens::TokenError;
 use crate::App;
 
 /// The authenticated credential of a request.
@@ -127,7 +128,19 @@ impl App {
                 id: identity.key.id,
                 grant: identity.key.grant,
             }),
-            None => Err(unauthorized("the credentials are not valid")),
+            None => Err(self.not_a_credential("the credentials are not valid")),
+        }
+    }
+
+    /// The 401 for a token that is no credential at all. With no admin
+    /// token configured it adds that the admin API is off: a client sending
+    /// what it takes for the admin token learns why it fails. It learns
+    /// nothing more, since every token that is no credential gets the same
+    /// answer, and a server with an admin token never says so.
+    fn not_a_credential(&self, message: &str) -> AppError {
+        match self.config.admin_token {
+            Some(_) => unauthorized(message),
+            None => unauthorized(&format!("{message}; the admin API is off on this server")),
         }
     }
 
@@ -141,7 +154,10 @@ impl App {
             .await?
             .verify(token, now)
             .await
-            .map_err(|e| AppError::Unauthorized(e.to_string()))?;
+            .map_err(|e| match e {
+                TokenError::Invalid => self.not_a_credential(&e.to_string()),
+                TokenError::Expired => AppError::Unauthorized(e.to_string()),
+            })?;
         let session = self
             .find_session(claims.sid)
             .await?

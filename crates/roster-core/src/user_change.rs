@@ -1,6 +1,7 @@
 //! Changes to users: what a new user is made of ([`NewUser`]), how a patch
 //! changes one ([`UserPatch`]), and the rules a change carries with it
-//! ([`UserPatch::apply_to`]). The store applies a patch inside its
+//! ([`UserPatch::apply_to`]), and whether it changes anything at all
+//! ([`NewUser::changes`]). The store applies a patch inside its
 //! transaction, on the locked row, so every surface gets the same rules.
 
 use uuid::Uuid;
@@ -205,6 +206,39 @@ impl UserPatch {
     }
 }
 
+impl NewUser {
+    /// Whether this next state of `current` changes anything stored: a
+    /// field, a role, the store set (roles and stores compared as sets, as
+    /// they are stored), or the password (a new hash always differs from
+    /// the old, so a password sent is a change). The store writes a change
+    /// that changes nothing not at all: no audit event, `updated_at` kept.
+    pub fn changes(&self, current: &User) -> bool {
+        fn set<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+            let mut items = items.to_vec();
+            items.sort();
+            items.dedup();
+            items
+        }
+        let roles = &self.roles;
+        let now = &current.roles;
+        self.password_hash.is_some()
+            || self.company_id != current.company_id
+            || self.parent_id != current.parent_id
+            || self.profile != current.profile
+            || self.external_id != current.external_id
+            || self.source != current.source
+            || self.status != current.status
+            || self.account_type != current.account_type
+            || self.default_store_id != current.default_store_id
+            || self.account_id != current.account_id
+            || roles.tenant != now.tenant
+            || roles.partner != now.partner
+            || roles.org != now.org
+            || set(&roles.commerce) != set(&now.commerce)
+            || set(&self.store_ids) != set(&current.store_ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -329,6 +363,78 @@ mod tests {
             assert_eq!(next.roles.org, Some(OrgRole::Admin));
             assert_eq!(next.profile.job_title.as_deref(), Some("Buyer"));
             assert_eq!(next.profile.telephone.as_deref(), Some("512-555-3322"));
+        }
+    }
+
+    #[test]
+    fn a_patch_of_what_the_user_already_has_changes_nothing() {
+        let current = User {
+            store_ids: vec!["b".into(), "a".into()],
+            ..buyer()
+        };
+        let same = UserPatch {
+            company_id: Some(Some(ONE)),
+            profile: ProfilePatch {
+                name: Some(Some("Maria".into())),
+                ..ProfilePatch::default()
+            },
+            commerce_roles: Some(vec![CommerceRole::Owner, CommerceRole::Owner]),
+            store_ids: Some(vec!["a".into(), "b".into(), "a".into()]),
+            ..UserPatch::default()
+        };
+        assert!(!same.apply_to(&current).changes(&current));
+        assert!(!UserPatch::default().apply_to(&current).changes(&current));
+        // Replacing the user with itself, as an upsert does, changes nothing.
+        let itself = UserPatch::default().apply_to(&current);
+        assert!(!UserPatch::replacing_with(itself)
+            .apply_to(&current)
+            .changes(&current));
+    }
+
+    #[test]
+    fn any_difference_is_a_change() {
+        let current = buyer();
+        let changes = [
+            UserPatch {
+                profile: ProfilePatch {
+                    name: Some(Some("maria".into())),
+                    ..ProfilePatch::default()
+                },
+                ..UserPatch::default()
+            },
+            UserPatch {
+                profile: ProfilePatch {
+                    job_title: Some(None),
+                    ..ProfilePatch::default()
+                },
+                ..UserPatch::default()
+            },
+            UserPatch {
+                password_hash: Some("$argon2id$...".into()),
+                ..UserPatch::default()
+            },
+            UserPatch {
+                status: Some(UserStatus::Inactive),
+                ..UserPatch::default()
+            },
+            UserPatch {
+                commerce_roles: Some(vec![CommerceRole::Owner, CommerceRole::Orders]),
+                ..UserPatch::default()
+            },
+            UserPatch {
+                store_ids: Some(vec!["main".into()]),
+                ..UserPatch::default()
+            },
+            UserPatch {
+                tenant_role: Some(None),
+                ..UserPatch::default()
+            },
+            // Leaving the company changes it, and what goes with it.
+            to_company(None),
+        ];
+        for patch in changes {
+            let described = format!("{patch:?}");
+            assert!(patch.apply_to(&current).changes(&current), "{described}");
         }
     }
 

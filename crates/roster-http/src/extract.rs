@@ -39,8 +39,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses JSON, naming the field at fault.
+/// Parses JSON, naming the field at fault. A body nested deeper than
+/// [`MAX_DEPTH`] is refused whole, even where the nesting sits in a field
+/// the body type ignores.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(at) = too_deep_at(bytes) {
+        return Err(too_deep(&at));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // serde_json reports a wrong type where an enum is expected (`5`
@@ -59,15 +64,68 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     serde_path_to_error::deserialize(value).map_err(|e| json_error(e, true))
 }
 
+/// The most levels of nested arrays and objects a body may have: serde_json's
+/// default recursion limit, kept (never `unbounded_depth`), so a deeper body
+/// is refused with 400 before it can exhaust the stack.
+pub const MAX_DEPTH: usize = 127;
+
+fn too_deep(at: &str) -> ApiError {
+    ApiError::field(
+        "body",
+        format!("nests arrays and objects deeper than {MAX_DEPTH} levels ({at})"),
+    )
+}
+
+/// Where `bytes` first open an array or object deeper than [`MAX_DEPTH`],
+/// as `at line L column C`; one pass, without recursion, skipping strings.
+fn too_deep_at(bytes: &[u8]) -> Option<String> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in bytes {
+        column += 1;
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(format!("at line {line} column {column}"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => {
+                line += 1;
+                column = 0;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn json_error(err: serde_path_to_error::Error<serde_json::Error>, valid_json: bool) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
     let message = inner.to_string();
-    // serde_json appends " at line L column C"; the field name says more.
+    // serde_json appends " at line L column C": a syntax error keeps it (it
+    // is where to look); for a field's value, the field name says more.
     let message = match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message,
     };
+    let at = format!("at line {} column {}", inner.line(), inner.column());
+    // serde_json's own limit, should a body reach it past `too_deep_at`.
+    if message == "recursion limit exceeded" {
+        return too_deep(&at);
+    }
     if inner.is_syntax() || inner.is_eof() {
         if valid_json && path != "." {
             return ApiError::field(
@@ -75,7 +133,7 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>, valid_json: bo
                 "has the wrong type: expected a string of the documented values",
             );
         }
-        return ApiError::field("body", format!("is not valid JSON: {message}"));
+        return ApiError::field("body", format!("is not valid JSON: {message} {at}"));
     }
     // serde_path_to_error's path already ends with the unknown field.
     if message.starts_with("unknown field `") {
@@ -135,5 +193,69 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                     err.into_inner().to_string(),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail_of(error: ApiError) -> String {
+        error.problem().detail
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line_and_column() {
+        let error =
+            parse_json::<serde_json::Value>(b"{\n  \"name\": \"Ana\",\n  \"email\" \"x\"\n}")
+                .unwrap_err();
+        let detail = detail_of(error);
+        assert!(detail.starts_with("body: is not valid JSON: "), "{detail}");
+        assert!(detail.ends_with("at line 3 column 11"), "{detail}");
+        let trailing = detail_of(parse_json::<serde_json::Value>(b"{} x").unwrap_err());
+        assert!(trailing.contains("at line 1 column 4"), "{trailing}");
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_without_a_position() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            name: String,
+        }
+        let detail = detail_of(parse_json::<Body>(br#"{"name": 5}"#).unwrap_err());
+        assert!(detail.starts_with("name: invalid type"), "{detail}");
+        assert!(!detail.contains("line"), "{detail}");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse_json::<serde_json::Value>(nested(MAX_DEPTH).as_bytes()).is_ok());
+        // Brackets inside strings do not count.
+        let quoted = format!(r#"["{}"]"#, "[{".repeat(1000));
+        assert!(parse_json::<serde_json::Value>(quoted.as_bytes()).is_ok());
+        let escaped = format!(r#"["\"{}"]"#, "[".repeat(1000));
+        assert!(parse_json::<serde_json::Value>(escaped.as_bytes()).is_ok());
+        #[derive(Debug, serde::Deserialize)]
+        struct Ignores {}
+        let ignored = format!(r#"{{"x": {}{}}}"#, "[".repeat(200), "]".repeat(200));
+        for body in [
+            nested(MAX_DEPTH + 1),
+            "[".repeat(100_000),
+            r#"{"a":"#.repeat(100_000),
+        ] {
+            assert!(parse_json::<Ignores>(body.as_bytes()).is_err());
+            let error = parse_json::<serde_json::Value>(body.as_bytes()).unwrap_err();
+            assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+            let detail = detail_of(error);
+            assert!(detail.contains("deeper than 127 levels"), "{detail}");
+        }
+        // Even where the body type would skip the value.
+        let detail = detail_of(parse_json::<Ignores>(ignored.as_bytes()).unwrap_err());
+        assert_eq!(
+            detail,
+            "body: nests arrays and objects deeper than 127 levels (at line 1 column 133)"
+        );
     }
 }

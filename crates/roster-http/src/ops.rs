@@ -29,7 +29,11 @@ use crate::{b2b, commerce, partner, pos, retail_media, v1, AppState};
         description = "Users, roles and permissions for commerce platforms.\n\n\
             Authenticate with `Authorization: Bearer <token>` (a bare token works too): the admin \
             token (`ROSTER_ADMIN_TOKEN`) or an API key. Errors are `application/problem+json` \
-            (RFC 9457) with a `traceId`; validation errors name each field under `errors`.\n\n\
+            (RFC 9457) with a `traceId`; validation errors name each field under `errors`. A \
+            JSON syntax error gives its line and column; a body nesting arrays and objects deeper \
+            than 127 levels is refused (400). With no admin token configured, a token that is no \
+            credential is told that the admin API is off. A PATCH or upsert that changes nothing \
+            writes nothing: no audit event, `updated_at` kept.\n\n\
             Lists answer `{\"data\": [...], \"next_cursor\": ...}`; pass `next_cursor` back as \
             `?cursor=` for the next page. `/v1` bodies refuse unknown and read-only fields (400).\n\n\
             **Permission map.** Tenant `ADMIN`: every permission on every store and company. \

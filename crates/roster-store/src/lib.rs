@@ -20,10 +20,13 @@ use std::sync::Arc;
 use roster_core::rules::invitation::InvitationRefusal;
 use roster_core::Permission;
 
+mod connect;
 pub mod postgres;
 pub mod sqlite;
 mod traits;
 mod watch;
+
+pub use connect::POSTGRES_CONNECT_TIMEOUT;
 
 pub use traits::{
     AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
@@ -207,11 +210,26 @@ impl std::str::FromStr for SqliteSynchronous {
     }
 }
 
-/// Opens the database named by `options.url`, applying migrations.
+/// Opens the database named by `options.url`, applying migrations. A
+/// database that cannot be opened is named in the error: PostgreSQL's
+/// address (a refused or silent server fails within
+/// [`POSTGRES_CONNECT_TIMEOUT`]), SQLite's path; never the URL's password.
 pub async fn connect(options: &ConnectOptions) -> Result<Arc<dyn Store>, ConnectError> {
     match Engine::of(&options.url) {
-        Some(Engine::Sqlite) => Ok(Arc::new(sqlite::SqlStore::connect(options).await?)),
-        Some(Engine::Postgres) => Ok(Arc::new(postgres::SqlStore::connect(options).await?)),
+        Some(Engine::Sqlite) => match sqlite::SqlStore::connect(options).await {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(error) => Err(connect::sqlite_failure(
+                &connect::sqlite_path(&options.url),
+                error,
+            )),
+        },
+        Some(Engine::Postgres) => {
+            let address = connect::reach_postgres(&options.url).await?;
+            match postgres::SqlStore::connect(options).await {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(error) => Err(connect::postgres_failure(address, error)),
+            }
+        }
         None => Err(ConnectError::UnknownScheme(
             options.url.split(':').next().unwrap_or("").to_string(),
         )),
@@ -223,6 +241,16 @@ pub async fn connect(options: &ConnectOptions) -> Result<Arc<dyn Store>, Connect
 pub enum ConnectError {
     #[error("the database URL must start with sqlite: or postgres:// (got '{0}:')")]
     UnknownScheme(String),
+    /// The URL does not parse (the reason never repeats the URL).
+    #[error("the database URL is not valid: {0}")]
+    Url(String),
+    /// The PostgreSQL server refused, did not answer, or turned the
+    /// credentials or the database down.
+    #[error("cannot connect to PostgreSQL at {address}: {reason}")]
+    Postgres { address: String, reason: String },
+    /// The SQLite file could not be opened, created or migrated.
+    #[error("cannot open the SQLite database {path}: {reason}")]
+    Sqlite { path: String, reason: String },
     #[error("cannot open the database: {0}")]
     Open(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]

@@ -289,9 +289,38 @@ fn refused_arg(error: &clap::Error) -> Option<clap::Arg> {
     found
 }
 
+/// Runs the command. A failure prints one line to stderr, `error: ` and
+/// what failed with its causes (no backtrace, no `Debug` dump), and exits
+/// with 1; a refused setting exits with 2 (see [`parse_cli`]).
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = parse_cli();
+async fn main() -> std::process::ExitCode {
+    match run(parse_cli()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, `outer: cause: root`, leaving out a
+/// cause its outer message already quotes.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&cli.log).context("invalid log filter")?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match cli.log_format {
@@ -395,6 +424,22 @@ mod tests {
             Command::Serve(args) => args,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_error_and_its_causes_read_as_one_line() {
+        let root = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        let error = anyhow::Error::new(root).context("cannot listen on 127.0.0.1:8080");
+        assert_eq!(
+            one_line(&error),
+            "cannot listen on 127.0.0.1:8080: address in use"
+        );
+        let quoted =
+            anyhow::anyhow!("cannot open the database: disk\nfull").context("cannot start");
+        assert_eq!(
+            one_line(&quoted),
+            "cannot start: cannot open the database: disk full"
+        );
     }
 
     #[test]

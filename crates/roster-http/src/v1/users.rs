@@ -424,6 +424,7 @@ async fn get_user(
 /// Changes a user (MANAGE_USERS). Deactivating a user, or moving it out of
 /// its company, moves its child users to its parent; a user that changes
 /// company loses the roles it held in the old one unless the patch sets new ones.
+/// A patch that changes nothing writes nothing (no event, `updated_at` kept).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
     params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = UserUpdate,
     security(("bearer" = [])), responses((status = 200, body = UserView)))]
@@ -460,7 +461,9 @@ async fn delete_user(
 /// Creates or replaces the user with this source and external id
 /// (MANAGE_USERS): 201 when created, 200 when updated. Idempotent and safe
 /// under concurrent calls. The body is the whole user (fields left out are
-/// cleared), except that an omitted password keeps the current one.
+/// cleared), except that an omitted password keeps the current one. A body
+/// that changes nothing (no password, every field as it is) answers 200 and
+/// writes nothing: no audit event, `updated_at` kept.
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/users/by-external-id/{source}/{external_id}", tag = "users",
     params(("tenant" = String, Path), ("source" = Source, Path), ("external_id" = String, Path)),
     request_body = UserCreate, security(("bearer" = [])),

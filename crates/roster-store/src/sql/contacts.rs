@@ -192,6 +192,16 @@ impl ContactStore for SqlStore {
             && patch
                 .is_primary
                 .unwrap_or(current.is_primary && contact_type == current.contact_type);
+        let source = patch.source.unwrap_or(current.source);
+        // A patch that changes nothing writes nothing (nor touches the user).
+        if contact_type == current.contact_type
+            && value == current.value
+            && source == current.source
+            && is_primary == current.is_primary
+            && is_active == current.is_active
+        {
+            return Ok(current);
+        }
         if is_primary {
             unset_primary(&mut tx, tenant, user, contact_type, Some(id)).await?;
         }
@@ -206,7 +216,7 @@ impl ContactStore for SqlStore {
         .bind(contact_type.as_str())
         .bind(&value)
         .bind(validate::contact_key(contact_type, &value))
-        .bind(patch.source.unwrap_or(current.source).as_str())
+        .bind(source.as_str())
         .bind(is_primary)
         .bind(is_active)
         .bind(now())
@@ -243,6 +253,10 @@ impl ContactStore for SqlStore {
             return Err(StoreError::Conflict(
                 "an inactive contact cannot be primary".into(),
             ));
+        }
+        // Already the primary: nothing to write.
+        if current.is_primary {
+            return Ok(current);
         }
         unset_primary(&mut tx, tenant, user, current.contact_type, Some(id)).await?;
         sqlx::query(

@@ -219,14 +219,20 @@ impl RecordStore for SqlStore {
                 "the quote is locked and cannot be changed".into(),
             ));
         }
+        let reference = patch.reference.unwrap_or_else(|| current.reference.clone());
+        let status = patch.status.unwrap_or(current.status);
+        // A patch that changes nothing writes nothing.
+        if reference == current.reference && status == current.status {
+            return Ok(current);
+        }
         sqlx::query(
             "UPDATE quotes SET reference = $3, status = $4, updated_at = $5 WHERE \
                      tenant_id = $1 AND id = $2",
         )
         .bind(tenant)
         .bind(id.to_string())
-        .bind(patch.reference.unwrap_or(current.reference))
-        .bind(patch.status.unwrap_or(current.status).as_str())
+        .bind(reference)
+        .bind(status.as_str())
         .bind(now())
         .execute(&mut *tx)
         .await?;
@@ -312,14 +318,20 @@ impl RecordStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let current = fetch_order(&mut tx, tenant, id).await?;
+        let reference = patch.reference.unwrap_or_else(|| current.reference.clone());
+        let status = patch.status.unwrap_or_else(|| current.status.clone());
+        // A patch that changes nothing writes nothing.
+        if reference == current.reference && status == current.status {
+            return Ok(current);
+        }
         sqlx::query(
             "UPDATE orders SET reference = $3, status = $4, updated_at = $5 WHERE \
                      tenant_id = $1 AND id = $2",
         )
         .bind(tenant)
         .bind(id.to_string())
-        .bind(patch.reference.unwrap_or(current.reference))
-        .bind(patch.status.unwrap_or(current.status))
+        .bind(reference)
+        .bind(status)
         .bind(now())
         .execute(&mut *tx)
         .await?;

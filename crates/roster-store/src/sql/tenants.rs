@@ -193,15 +193,17 @@ impl TenantStore for SqlStore {
     async fn rename_tenant(&self, uid: &str, name: &str, actor: &Actor) -> Result<Tenant> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let done = sqlx::query("UPDATE tenants SET name = $2, updated_at = $3 WHERE uid = $1")
+        let current = fetch_tenant(&mut tx, uid).await?;
+        // A rename to the current name changes nothing, so writes nothing.
+        if current.name == name {
+            return Ok(current);
+        }
+        sqlx::query("UPDATE tenants SET name = $2, updated_at = $3 WHERE uid = $1")
             .bind(uid)
             .bind(name)
             .bind(now())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("tenant"));
-        }
         audit(
             &mut tx,
             uid,
@@ -310,8 +312,12 @@ impl TenantStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let current = fetch_store(&mut tx, tenant, "id", id).await?;
-        let code = patch.code.unwrap_or(current.code);
-        let name = patch.name.unwrap_or(current.name);
+        let code = patch.code.unwrap_or_else(|| current.code.clone());
+        let name = patch.name.unwrap_or_else(|| current.name.clone());
+        // A patch that changes nothing writes nothing.
+        if (&code, &name) == (&current.code, &current.name) {
+            return Ok(current);
+        }
         sqlx::query(
             "UPDATE stores SET code = $3, name = $4, updated_at = $5 WHERE tenant_id = $1 \
                      AND id = $2",
@@ -488,6 +494,20 @@ impl TenantStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let current = fetch_company(&mut tx, tenant, id).await?;
+        let kind = patch.kind.unwrap_or(current.kind);
+        let name = patch.name.unwrap_or_else(|| current.name.clone());
+        let external_id = patch
+            .external_id
+            .unwrap_or_else(|| current.external_id.clone());
+        let status = patch.status.unwrap_or(current.status);
+        // A patch that changes nothing writes nothing.
+        if kind == current.kind
+            && name == current.name
+            && external_id == current.external_id
+            && status == current.status
+        {
+            return Ok(current);
+        }
         sqlx::query(
             "UPDATE companies SET kind = $3, name = $4, external_id = $5, status = $6, updated_at \
              = $7 \
@@ -495,10 +515,10 @@ impl TenantStore for SqlStore {
         )
         .bind(tenant)
         .bind(id.to_string())
-        .bind(patch.kind.unwrap_or(current.kind).as_str())
-        .bind(patch.name.unwrap_or(current.name))
-        .bind(patch.external_id.unwrap_or(current.external_id))
-        .bind(patch.status.unwrap_or(current.status).as_str())
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(external_id)
+        .bind(status.as_str())
         .bind(now())
         .execute(&mut *tx)
         .await?;

@@ -256,6 +256,9 @@ pub(super) async fn lock_user(conn: &mut Conn, tenant: &str, user: UserRef) -> R
     Ok(found)
 }
 
+/// Applies `patch` to the locked user (the core's [`UserPatch::apply_to`])
+/// and writes the result with its audit event; a patch that changes nothing
+/// ([`NewUser::changes`]) writes nothing and answers the user as it is.
 pub(super) async fn apply_user_patch(
     conn: &mut Conn,
     tenant: &str,
@@ -266,6 +269,9 @@ pub(super) async fn apply_user_patch(
     let current = lock_user(conn, tenant, user).await?;
     let id = current.id;
     let next = patch.apply_to(&current);
+    if !next.changes(&current) {
+        return Ok(current);
+    }
     let moved = next.parent_id != current.parent_id || next.company_id != current.company_id;
     check_user_references(conn, tenant, id, &next, moved).await?;
     let leaves_company = next.company_id != current.company_id;

@@ -400,3 +400,74 @@ fn the_binary_refuses_bad_settings_naming_the_variable() {
     assert!(stderr.contains("32 bytes"), "{stderr}");
     assert!(!stderr.contains("almost-my-secret-key"), "{stderr}");
 }
+
+/// Runs `roster serve` on `database_url` until it exits; its exit code, its
+/// stderr and how long it ran.
+fn serve_until_it_exits(database_url: &str) -> (Option<i32>, String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env("ROSTER_ADDR", "127.0.0.1:0")
+        .env("ROSTER_DATABASE_URL", database_url)
+        .env("ROSTER_ADMIN_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code(), stderr, started.elapsed())
+}
+
+/// A PostgreSQL server that refuses connections stops the start at once:
+/// exit code 1 and one line on stderr naming its address, not the password.
+#[test]
+fn the_binary_names_a_postgres_server_that_refuses_and_stops_at_once() {
+    let (code, stderr, took) = serve_until_it_exits("postgres://roster:s3cret-pw@127.0.0.1:1/x");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
+
+/// A SQLite file that cannot be opened (its directory is missing, or it is
+/// a directory) stops the start with one line naming its path.
+#[test]
+fn the_binary_names_a_sqlite_file_it_cannot_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing").join("roster.db");
+    let (code, stderr, _) = serve_until_it_exits(&format!("sqlite:{}", missing.display()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let named = format!(
+        "error: cannot open the SQLite database {}: ",
+        missing.display()
+    );
+    assert!(stderr.starts_with(&named), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the directory {} does not exist",
+            dir.path().join("missing").display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Caused by") && !stderr.contains("Error {"),
+        "{stderr}"
+    );
+
+    let (code, stderr, _) = serve_until_it_exits(&format!("sqlite:{}", dir.path().display()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot open the SQLite database {}: ",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+}
