@@ -53,13 +53,25 @@ pub mod database {
 /// The application: every service, over one store, one configuration and
 /// one clock. Cheap to clone.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<Shared>);
+
+/// What an [`App`] shares between its clones (one reference count, so a
+/// clone per request costs one atomic increment).
+pub struct Shared {
     store: Arc<dyn Store>,
-    config: Arc<Config>,
+    config: Config,
     clock: Arc<dyn clock::Clock>,
-    tokens: Arc<tokio::sync::OnceCell<tokens::Tokens>>,
+    tokens: tokio::sync::OnceCell<tokens::Tokens>,
     passwords: passwords::Passwords,
-    cache: Arc<cache::Cache>,
+    cache: cache::Cache,
+}
+
+impl std::ops::Deref for App {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl App {
@@ -78,14 +90,14 @@ impl App {
         if cache.enabled() && tokio::runtime::Handle::try_current().is_ok() {
             store.watch_changes(cache.heartbeat());
         }
-        App {
+        App(Arc::new(Shared {
             passwords: passwords::Passwords::new(config.password_pool),
-            cache: Arc::new(cache),
+            cache,
             store,
-            config: Arc::new(config),
+            config,
             clock,
             tokens: Default::default(),
-        }
+        }))
     }
 
     /// The current time, by the application's clock.

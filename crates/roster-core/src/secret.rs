@@ -99,8 +99,7 @@ pub fn new_token(prefix: &str) -> (String, String) {
 /// The stored form of a random token: hex SHA-256. Looking a token up by this
 /// hash compares hashes, never the secret, so it leaks nothing of the secret.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Compares two secrets in constant time.
@@ -160,5 +159,10 @@ mod tests {
         assert_eq!(hash_token(&token), hash);
         assert!(constant_time_eq(token.as_bytes(), token.as_bytes()));
         assert!(!constant_time_eq(token.as_bytes(), b"other"));
+        // The stored form is lowercase hex SHA-256: what databases hold.
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

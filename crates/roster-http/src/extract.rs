@@ -19,6 +19,19 @@ pub struct Json<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body's bytes, unparsed (the content type and size checked), for
+/// a handler that tries a fast typed parse before [`parse_json`].
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let is_json = req
             .headers()
@@ -32,10 +45,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+        axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        parse_json(&bytes).map(Json)
+            .map(JsonBytes)
+            .map_err(|_| ApiError::PayloadTooLarge)
     }
 }
 

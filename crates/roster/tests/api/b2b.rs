@@ -350,7 +350,10 @@ async fn customer_tokens_sign_customers_in(engine: Engine) {
     assert_eq!(me["email"], "mshaw@example.com");
     // The sign-in is recorded on the user, with its session.
     let users = app
-        .get(&format!("/v1/tenants/{t}/users?email=mshaw@example.com"), ADMIN)
+        .get(
+            &format!("/v1/tenants/{t}/users?email=mshaw@example.com"),
+            ADMIN,
+        )
         .await
         .expect(200);
     assert!(users["data"][0]["last_accessed_at"].is_string(), "{users}");
