@@ -28,10 +28,11 @@
 //! entries, so memory stays flat however many users the tenant has.
 
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
 use roster_core::{Session, Subject};
-use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Horizon, ManyFacts, Store};
+use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Horizon, Store};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -72,7 +73,7 @@ pub(crate) struct Cache {
     api_keys: moka::sync::Cache<String, Entry<ApiKeyIdentity>>,
     devices: moka::sync::Cache<String, Entry<DeviceIdentity>>,
     sessions: moka::sync::Cache<Uuid, Entry<Session>>,
-    subjects: moka::sync::Cache<(String, Uuid), Entry<Subject>>,
+    subjects: moka::sync::Cache<(String, Uuid), Entry<Arc<Subject>>>,
     /// Stores and companies known to exist (absence is never cached).
     places: moka::sync::Cache<(String, Place), Entry<()>>,
 }
@@ -189,7 +190,7 @@ impl Cache {
         store: Option<&str>,
         company: Option<Uuid>,
         now: Stamp,
-    ) -> Option<CheckFacts> {
+    ) -> Option<Facts> {
         let subject = self.fresh(&self.subjects, &(tenant.to_string(), user), now)?;
         let exists = |place: Place| self.fresh(&self.places, &(tenant.to_string(), place), now);
         if let Some(store) = store {
@@ -198,7 +199,7 @@ impl Cache {
         if let Some(company) = company {
             exists(Place::Company(company))?;
         }
-        Some(CheckFacts {
+        Some(Facts {
             subject: Some(subject),
             store_exists: store.is_some(),
             company_exists: company.is_some(),
@@ -213,7 +214,7 @@ impl Cache {
         store: Option<&str>,
         company: Option<Uuid>,
         at: Stamp,
-        facts: &CheckFacts,
+        facts: &Facts,
     ) {
         if let Some(subject) = &facts.subject {
             self.keep(
@@ -230,6 +231,26 @@ impl Cache {
         if let Some(company) = company.filter(|_| facts.company_exists) {
             let place = (tenant.to_string(), Place::Company(company));
             self.keep(&self.places, place, at, ());
+        }
+    }
+}
+
+/// What a check needs about one user and the place asked about, as the
+/// cache keeps it (the subject shared, not copied, per question).
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    /// `None` when the user is not in the tenant.
+    pub(crate) subject: Option<Arc<Subject>>,
+    pub(crate) store_exists: bool,
+    pub(crate) company_exists: bool,
+}
+
+impl From<CheckFacts> for Facts {
+    fn from(read: CheckFacts) -> Facts {
+        Facts {
+            subject: read.subject.map(Arc::new),
+            store_exists: read.store_exists,
+            company_exists: read.company_exists,
         }
     }
 }
@@ -281,14 +302,18 @@ impl App {
         store: Option<&str>,
         company: Option<Uuid>,
         consistency: Consistency,
-    ) -> AppResult<CheckFacts> {
+    ) -> AppResult<Facts> {
         let at = self.cache.stamp(&*self.store);
         if consistency == Consistency::Bounded {
             if let Some(facts) = self.cache.facts(tenant, user, store, company, at) {
                 return Ok(facts);
             }
         }
-        let facts = self.store.check_facts(tenant, user, store, company).await?;
+        let facts: Facts = self
+            .store
+            .check_facts(tenant, user, store, company)
+            .await?
+            .into();
         self.cache
             .keep_facts(tenant, user, store, company, at, &facts);
         Ok(facts)
@@ -297,21 +322,23 @@ impl App {
 
 /// Facts read for a batch's cache misses.
 pub(crate) struct ReadFacts {
-    facts: ManyFacts,
+    subjects: std::collections::HashMap<Uuid, Arc<Subject>>,
+    stores: std::collections::HashSet<String>,
+    companies: std::collections::HashSet<Uuid>,
 }
 
 impl ReadFacts {
     /// The facts of one question, out of the batch's.
-    pub(crate) fn of(&self, question: &crate::check::Question) -> CheckFacts {
-        CheckFacts {
-            subject: self.facts.subjects.get(&question.user_id).cloned(),
+    pub(crate) fn of(&self, question: &crate::check::Question) -> Facts {
+        Facts {
+            subject: self.subjects.get(&question.user_id).cloned(),
             store_exists: question
                 .store_id
                 .as_ref()
-                .is_some_and(|s| self.facts.stores.contains(s)),
+                .is_some_and(|s| self.stores.contains(s)),
             company_exists: question
                 .company_id
-                .is_some_and(|c| self.facts.companies.contains(&c)),
+                .is_some_and(|c| self.companies.contains(&c)),
         }
     }
 }
@@ -323,7 +350,7 @@ impl App {
         &self,
         tenant: &str,
         questions: &[crate::check::Question],
-    ) -> Vec<Option<CheckFacts>> {
+    ) -> Vec<Option<Facts>> {
         let at = self.cache.stamp(&*self.store);
         questions
             .iter()
@@ -346,7 +373,9 @@ impl App {
     ) -> AppResult<ReadFacts> {
         if questions.is_empty() {
             return Ok(ReadFacts {
-                facts: ManyFacts::default(),
+                subjects: Default::default(),
+                stores: Default::default(),
+                companies: Default::default(),
             });
         }
         let at = self.cache.stamp(&*self.store);
@@ -366,6 +395,15 @@ impl App {
             .store
             .check_facts_of(tenant, &users, &stores, &companies)
             .await?;
+        let facts = ReadFacts {
+            subjects: facts
+                .subjects
+                .into_iter()
+                .map(|(user, subject)| (user, Arc::new(subject)))
+                .collect(),
+            stores: facts.stores,
+            companies: facts.companies,
+        };
         let cache = &self.cache;
         for (user, subject) in &facts.subjects {
             cache.keep(
@@ -383,6 +421,6 @@ impl App {
             let place = (tenant.to_string(), Place::Company(*company));
             cache.keep(&cache.places, place, at, ());
         }
-        Ok(ReadFacts { facts })
+        Ok(facts)
     }
 }

@@ -269,7 +269,8 @@ impl App {
         Ok(self
             .check_facts(tenant, user, None, None, Consistency::Bounded)
             .await?
-            .subject)
+            .subject
+            .map(|subject| roster_core::Subject::clone(&subject)))
     }
 }
 

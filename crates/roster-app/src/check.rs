@@ -2,10 +2,10 @@
 //! (cached, or one read) and the core's permission map.
 
 use roster_core::{permission, Decision, Permission, Target};
-use roster_store::CheckFacts;
 use uuid::Uuid;
 
 pub use crate::cache::Consistency;
+use crate::cache::Facts;
 use crate::caller::Scope;
 use crate::error::{AppError, AppResult};
 use crate::App;
@@ -81,7 +81,7 @@ impl Checks<'_> {
 }
 
 /// The core's answer to `question` over `facts`.
-fn judge(question: Question, facts: CheckFacts) -> AppResult<Decision> {
+fn judge(question: Question, facts: Facts) -> AppResult<Decision> {
     let subject = facts
         .subject
         .ok_or_else(|| AppError::NotFound("user not found".into()))?;

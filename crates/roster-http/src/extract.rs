@@ -56,9 +56,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
 /// [`MAX_DEPTH`] is refused whole, even where the nesting sits in a field
 /// the body type ignores.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Some(at) = too_deep_at(bytes) {
-        return Err(too_deep(&at));
-    }
+    check_depth(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // serde_json reports a wrong type where an enum is expected (`5`
@@ -70,6 +68,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// 400 when `bytes` nest deeper than [`MAX_DEPTH`] (for a handler that
+/// parses parts of a body itself, before it does).
+pub fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
+    match too_deep_at(bytes) {
+        Some(at) => Err(too_deep(&at)),
+        None => Ok(()),
+    }
 }
 
 /// Like [`parse_json`] from an already parsed value (batch items).

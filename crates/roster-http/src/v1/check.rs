@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, parse_json, JsonBytes, Path};
+use crate::extract::{check_depth, from_value, parse_json, JsonBytes, Path};
 use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -143,6 +143,17 @@ async fn check(
         let decision = app.checks().decide(&scope, question(item, None)).await?;
         return Ok(axum::Json(CheckResponse::One(decision.into())));
     }
+    check_depth(&bytes)?;
+    if let Ok(batch) = serde_json::from_slice::<RawBatch>(&bytes) {
+        // Each item parses straight into its type; only a malformed one
+        // takes the general parse, for an error that names its fault.
+        let items = batch.checks.iter().map(|raw| {
+            serde_json::from_str::<CheckItem>(raw.get())
+                .or_else(|_| parse_json::<CheckItem>(raw.get().as_bytes()))
+        });
+        return answer_batch(&app, &scope, items.collect(), batch.consistency).await;
+    }
+    // Not a well-formed question nor batch: the general parse says why.
     let body: serde_json::Value = parse_json(&bytes)?;
     if body.get("checks").is_none() {
         let item: CheckItem = from_value(body)?;
@@ -150,30 +161,44 @@ async fn check(
         return Ok(axum::Json(CheckResponse::One(decision.into())));
     }
     let batch: CheckBatch = from_value(body)?;
-    if batch.checks.len() > MAX_BATCH {
+    let items = batch.checks.into_iter().map(from_value::<CheckItem>);
+    answer_batch(&app, &scope, items.collect(), batch.consistency).await
+}
+
+/// A batch as sent, its questions not parsed yet.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    checks: Vec<&'a serde_json::value::RawValue>,
+    consistency: Option<CheckConsistency>,
+}
+
+/// Answers a batch's parsed `items` in order: every well-formed question
+/// from one read of whatever the cache lacks; a malformed one gets its
+/// error in its place.
+async fn answer_batch(
+    app: &AppState,
+    scope: &roster_app::Scope,
+    items: Vec<ApiResult<CheckItem>>,
+    consistency: Option<CheckConsistency>,
+) -> ApiResult<axum::Json<CheckResponse>> {
+    if items.len() > MAX_BATCH {
         return Err(ApiError::field(
             "checks",
             format!("at most {MAX_BATCH} checks per batch"),
         ));
     }
-    // Every well-formed question is answered from one read of whatever the
-    // cache lacks; a malformed one gets its error in its place.
-    let consistency = batch.consistency;
-    let parsed: Vec<ApiResult<Question>> = batch
-        .checks
+    let parsed: Vec<ApiResult<Question>> = items
         .into_iter()
-        .map(|value| Ok(question(from_value::<CheckItem>(value)?, consistency)))
+        .map(|item| item.map(|item| question(item, consistency)))
         .collect();
     let questions = parsed
         .iter()
         .filter_map(|q| q.as_ref().ok())
         .cloned()
         .collect();
-    let mut decisions = app
-        .checks()
-        .decide_all(&scope, questions)
-        .await?
-        .into_iter();
+    let mut decisions = app.checks().decide_all(scope, questions).await?.into_iter();
     let mut results = Vec::with_capacity(parsed.len());
     for outcome in parsed {
         let outcome = match outcome {
