@@ -73,7 +73,7 @@ pub(crate) struct Cache {
     api_keys: moka::sync::Cache<String, Entry<ApiKeyIdentity>>,
     devices: moka::sync::Cache<String, Entry<DeviceIdentity>>,
     sessions: moka::sync::Cache<Uuid, Entry<Session>>,
-    subjects: moka::sync::Cache<(String, Uuid), Entry<Arc<Subject>>>,
+    subjects: moka::sync::Cache<(String, Uuid), Entry<Arc<Known>>>,
     /// Stores and companies known to exist (absence is never cached).
     places: moka::sync::Cache<(String, Place), Entry<()>>,
 }
@@ -235,12 +235,27 @@ impl Cache {
     }
 }
 
+/// A user as the check sees it: its facts and the grants they confer,
+/// worked out once per read rather than once per question.
+#[derive(Debug)]
+pub(crate) struct Known {
+    pub(crate) subject: Subject,
+    pub(crate) grants: Vec<roster_core::permission::Grant>,
+}
+
+impl Known {
+    pub(crate) fn new(subject: Subject) -> Arc<Known> {
+        let grants = roster_core::permission::grants_of(&subject);
+        Arc::new(Known { subject, grants })
+    }
+}
+
 /// What a check needs about one user and the place asked about, as the
-/// cache keeps it (the subject shared, not copied, per question).
+/// cache keeps it (the user shared, not copied, per question).
 #[derive(Debug, Clone)]
 pub(crate) struct Facts {
     /// `None` when the user is not in the tenant.
-    pub(crate) subject: Option<Arc<Subject>>,
+    pub(crate) subject: Option<Arc<Known>>,
     pub(crate) store_exists: bool,
     pub(crate) company_exists: bool,
 }
@@ -248,7 +263,7 @@ pub(crate) struct Facts {
 impl From<CheckFacts> for Facts {
     fn from(read: CheckFacts) -> Facts {
         Facts {
-            subject: read.subject.map(Arc::new),
+            subject: read.subject.map(Known::new),
             store_exists: read.store_exists,
             company_exists: read.company_exists,
         }
@@ -322,7 +337,7 @@ impl App {
 
 /// Facts read for a batch's cache misses.
 pub(crate) struct ReadFacts {
-    subjects: std::collections::HashMap<Uuid, Arc<Subject>>,
+    subjects: std::collections::HashMap<Uuid, Arc<Known>>,
     stores: std::collections::HashSet<String>,
     companies: std::collections::HashSet<Uuid>,
 }
@@ -399,7 +414,7 @@ impl App {
             subjects: facts
                 .subjects
                 .into_iter()
-                .map(|(user, subject)| (user, Arc::new(subject)))
+                .map(|(user, subject)| (user, Known::new(subject)))
                 .collect(),
             stores: facts.stores,
             companies: facts.companies,

@@ -270,7 +270,7 @@ impl App {
             .check_facts(tenant, user, None, None, Consistency::Bounded)
             .await?
             .subject
-            .map(|subject| roster_core::Subject::clone(&subject)))
+            .map(|known| known.subject.clone()))
     }
 }
 

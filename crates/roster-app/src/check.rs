@@ -95,5 +95,10 @@ fn judge(question: Question, facts: Facts) -> AppResult<Decision> {
         store_id: question.store_id,
         company_id: question.company_id,
     };
-    Ok(permission::evaluate(&subject, question.permission, &target))
+    Ok(permission::evaluate_with(
+        &subject.subject,
+        &subject.grants,
+        question.permission,
+        &target,
+    ))
 }

@@ -184,7 +184,13 @@ impl SignIn<'_> {
                 company_id: None,
             };
             let allowed = facts.subject.is_some_and(|s| {
-                roster_core::permission::evaluate(&s, Permission::UsePos, &target).allowed
+                roster_core::permission::evaluate_with(
+                    &s.subject,
+                    &s.grants,
+                    Permission::UsePos,
+                    &target,
+                )
+                .allowed
             });
             if !allowed {
                 return Err(AppError::Forbidden(

@@ -242,14 +242,26 @@ pub fn grants_of(subject: &Subject) -> Vec<Grant> {
 /// The caller has already checked that the target's store and company exist
 /// in the subject's tenant.
 pub fn evaluate(subject: &Subject, permission: Permission, target: &Target) -> Decision {
+    evaluate_with(subject, &grants_of(subject), permission, target)
+}
+
+/// [`evaluate`] over `grants`, which must be [`grants_of`] `subject`: for a
+/// caller that answers many questions about one subject and works the
+/// grants out once.
+pub fn evaluate_with(
+    subject: &Subject,
+    grants: &[Grant],
+    permission: Permission,
+    target: &Target,
+) -> Decision {
     if subject.status == UserStatus::Inactive {
         return Decision::deny("user is INACTIVE and holds no permissions".into());
     }
     if subject.tenant_role == Some(TenantRole::Blocked) {
         return Decision::deny("tenant role BLOCKED overrides every other role".into());
     }
-    let grants: Vec<Grant> = grants_of(subject)
-        .into_iter()
+    let grants: Vec<&Grant> = grants
+        .iter()
         .filter(|g| g.permissions.contains(&permission))
         .collect();
     let granted_by = |pred: &dyn Fn(&Coverage) -> bool| {

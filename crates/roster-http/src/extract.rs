@@ -70,9 +70,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// 400 when `bytes` nest deeper than [`MAX_DEPTH`] (for a handler that
-/// parses parts of a body itself, before it does).
-pub fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
+/// 400 when `bytes` nest deeper than [`MAX_DEPTH`].
+fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
     match too_deep_at(bytes) {
         Some(at) => Err(too_deep(&at)),
         None => Ok(()),

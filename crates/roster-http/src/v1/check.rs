@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{check_depth, from_value, parse_json, JsonBytes, Path};
+use crate::extract::{from_value, parse_json, JsonBytes, Path};
 use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -143,10 +143,11 @@ async fn check(
         let decision = app.checks().decide(&scope, question(item, None)).await?;
         return Ok(axum::Json(CheckResponse::One(decision.into())));
     }
-    check_depth(&bytes)?;
+    // A batch's items are only delimited here (serde_json skips a raw value
+    // without recursing, so depth costs no stack), then each parses straight
+    // into its type; only a malformed one takes the general parse, which
+    // refuses one nested too deep and names its fault, in its place.
     if let Ok(batch) = serde_json::from_slice::<RawBatch>(&bytes) {
-        // Each item parses straight into its type; only a malformed one
-        // takes the general parse, for an error that names its fault.
         let items = batch.checks.iter().map(|raw| {
             serde_json::from_str::<CheckItem>(raw.get())
                 .or_else(|_| parse_json::<CheckItem>(raw.get().as_bytes()))

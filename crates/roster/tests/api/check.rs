@@ -472,6 +472,29 @@ async fn batches_answer_each_question_in_order(engine: Engine) {
     assert_eq!(results[3]["error"]["status"], 404);
     assert_eq!(results[4]["error"]["status"], 404);
     assert_eq!(results[5]["allowed"], true);
+    // A question nested too deep is refused in its place.
+    let deep = format!(
+        r#"{{"checks": [{{"user_id": "{admin}", "permission": "MANAGE_USERS"}}, {}{}]}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let answer = app
+        .raw(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{t}/check"),
+            Some(ADMIN),
+            "application/json",
+            deep.into_bytes(),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer["results"][0]["allowed"], true, "{answer}");
+    let refused = &answer["results"][1]["error"];
+    assert_eq!(refused["status"], 400, "{answer}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("deeper than"),
+        "{refused}"
+    );
     let empty = ask(&app, &t, ADMIN, json!({"checks": []})).await;
     assert_eq!(empty["results"], json!([]));
 }
