@@ -21,6 +21,7 @@ mod partner;
 mod pos;
 mod proxies;
 mod purge;
+mod readme;
 mod records;
 mod retail_media;
 mod tenants;
