@@ -79,9 +79,37 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// Owns a test database and removes it when dropped.
-enum Database {
+pub enum Database {
     Sqlite(tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+}
+
+impl Database {
+    /// A fresh, empty database of `engine`: its URL, and what removes it.
+    pub async fn create(engine: Engine) -> (String, Database) {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+                (url, Database::Sqlite(dir))
+            }
+            Engine::Postgres => {
+                let admin_url = postgres_url().expect("ROSTER_TEST_DATABASE_URL");
+                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await
+                    .expect("create test database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
+                };
+                (url, Database::Postgres { admin_url, name })
+            }
+        }
+    }
 }
 
 impl Drop for Database {
@@ -210,28 +238,7 @@ impl TestApp {
         config: Config,
         limits: roster_http::Limits,
     ) -> TestApp {
-        let (url, database) = match engine {
-            Engine::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite:{}", dir.path().join("roster.db").display());
-                (url, Database::Sqlite(dir))
-            }
-            Engine::Postgres => {
-                let admin_url = postgres_url().expect("ROSTER_TEST_DATABASE_URL");
-                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
-                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-                    .await
-                    .expect("create test database");
-                let url = match admin_url.rsplit_once('/') {
-                    Some((server, _)) => format!("{server}/{name}"),
-                    None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
-                };
-                (url, Database::Postgres { admin_url, name })
-            }
-        };
+        let (url, database) = Database::create(engine).await;
         Self::serve(engine, url, Some(database), config, limits).await
     }
 
