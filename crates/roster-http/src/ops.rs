@@ -2,7 +2,7 @@
 //! metrics, OpenAPI, docs) and the per-request middleware.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
@@ -173,9 +173,16 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
 pub struct Limits {
     /// A request still running after this answers 503 (and is cancelled:
     /// its transaction, if any, rolls back).
-    pub request_timeout: std::time::Duration,
+    pub request_timeout: Duration,
     /// Requests served at once; one more answers 503 at once.
     pub max_in_flight: usize,
+    /// A connection whose request head (request line and headers) has not
+    /// arrived this long after it opened, or after its previous response,
+    /// is closed (see [`crate::serve`]).
+    pub header_timeout: Duration,
+    /// How long a stop waits for accepted requests to finish before it
+    /// leaves them to be cut (see [`crate::serve`]).
+    pub shutdown_timeout: Duration,
 }
 
 impl Limits {
@@ -183,15 +190,20 @@ impl Limits {
     pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u32 = 30;
     /// The default number of requests in flight.
     pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
+    /// The default header timeout: 10 s.
+    pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u32 = 10;
+    /// The default shutdown timeout: 30 s, as long as a request may run.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u32 = 30;
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        let seconds = |s: u32| Duration::from_secs(u64::from(s));
         Limits {
-            request_timeout: std::time::Duration::from_secs(u64::from(
-                Self::DEFAULT_REQUEST_TIMEOUT_SECONDS,
-            )),
+            request_timeout: seconds(Self::DEFAULT_REQUEST_TIMEOUT_SECONDS),
             max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT as usize,
+            header_timeout: seconds(Self::DEFAULT_HEADER_TIMEOUT_SECONDS),
+            shutdown_timeout: seconds(Self::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
         }
     }
 }

@@ -25,5 +25,7 @@ mod proxies;
 mod purge;
 mod records;
 mod retail_media;
+mod shutdown;
+mod slow_clients;
 mod tenants;
 mod users;

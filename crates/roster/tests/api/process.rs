@@ -120,6 +120,11 @@ impl Roster {
         (status, child.output())
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll roster").is_none()
+    }
+
     /// What it has written so far.
     pub fn output(&self) -> Output {
         Output {
@@ -143,6 +148,17 @@ impl Drop for Roster {
 pub struct Output {
     pub stdout: Vec<String>,
     pub stderr: String,
+}
+
+impl Output {
+    /// The JSON log entries whose message starts with `prefix`.
+    pub fn entries(&self, prefix: &str) -> Vec<Value> {
+        self.stdout
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["message"].as_str().is_some_and(|m| m.starts_with(prefix)))
+            .collect()
+    }
 }
 
 impl std::fmt::Display for Output {

@@ -281,8 +281,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service).await.unwrap();
+            roster_http::serve(listener, router, limits, std::future::pending()).await;
         });
         TestApp {
             engine,
