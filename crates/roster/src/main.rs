@@ -141,8 +141,9 @@ struct ServeArgs {
     /// per worker.
     #[arg(long, env = "ROSTER_PASSWORD_QUEUE", value_parser = clap::value_parser!(u32).range(0..=65_536))]
     password_queue: Option<u32>,
-    /// A request still running after this many seconds answers 503 and is
-    /// cancelled (its transaction rolls back).
+    /// A request still running after this many seconds is cancelled (its
+    /// transaction rolls back) and answers 503, or 408 when its body has not
+    /// arrived.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = Limits::DEFAULT_REQUEST_TIMEOUT_SECONDS, value_parser = seconds())]
     request_timeout: u32,
     /// A connection that has not sent a whole request line and headers this

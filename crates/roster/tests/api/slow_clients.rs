@@ -1,6 +1,7 @@
 //! Slow clients, on the real binary: a connection that does not send its
-//! request line and headers within `ROSTER_HEADER_TIMEOUT` is closed,
-//! without holding up anyone else.
+//! request line and headers within `ROSTER_HEADER_TIMEOUT` is closed, and
+//! a body that has not arrived within `ROSTER_REQUEST_TIMEOUT` is answered
+//! 408 and its connection closed; neither holds up anyone else.
 
 use std::time::{Duration, Instant};
 
@@ -109,4 +110,73 @@ async fn until_closed(stream: TcpStream, kind: Slowness) -> (Slowness, Duration,
     // A close with bytes unread on its side reaches the client as a reset.
     assert!(closed.is_ok(), "{kind:?}: still open after {open_for:?}");
     (kind, open_for, String::from_utf8_lossy(&answer).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_cut_off_at_the_request_timeout_with_408() {
+    let (url, _database) = Database::create(Engine::Sqlite).await;
+    let server = Roster::start(&url, &[("ROSTER_REQUEST_TIMEOUT", "1")]);
+    let body = br#"{"uid": "trickled", "name": "Sent one byte at a time"}"#;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/tenants HTTP/1.1\r\nhost: roster\r\nauthorization: Bearer {ADMIN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let opened = Instant::now();
+    let (mut read, mut write) = stream.into_split();
+    // Five seconds for the body: longer than the request's one.
+    let trickle = tokio::spawn(async move {
+        for byte in body {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let read_all = tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut answer));
+    let closed = read_all.await;
+    let took = opened.elapsed();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    // Closed (a reset, when trickled bytes reach the closed socket first).
+    assert!(closed.is_ok(), "still open: {answer}");
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(4)).contains(&took),
+        "answered and closed after {took:?}"
+    );
+    let (head, problem) = answer.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(
+        head.contains("content-type: application/problem+json"),
+        "{head}"
+    );
+    let problem: serde_json::Value = serde_json::from_str(problem).unwrap();
+    assert_eq!(problem["status"], 408);
+    assert_eq!(
+        problem["detail"],
+        "the request body did not arrive within 1 s"
+    );
+    // Nothing was created, and a body sent at once is served as ever.
+    let client = reqwest::Client::new();
+    let tenant = client
+        .get(format!("{}/v1/tenants/trickled", server.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant.status(), 404);
+    let created = client
+        .post(format!("{}/v1/tenants", server.base))
+        .bearer_auth(ADMIN)
+        .body(&body[..])
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
 }
