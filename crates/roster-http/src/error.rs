@@ -38,6 +38,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: a duplicate, or a locked record.
     Conflict(String),
+    /// 408: the client did not send its request in time.
+    RequestTimeout { detail: String },
     /// 410: a used or expired token.
     Gone(String),
     /// 413: the body is over the limit.
@@ -84,6 +86,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -127,7 +130,9 @@ impl ApiError {
                 "the service is not ready: its database does not answer".into(),
                 Vec::new(),
             ),
-            ApiError::Overloaded { detail, .. } => (detail.clone(), Vec::new()),
+            ApiError::RequestTimeout { detail } | ApiError::Overloaded { detail, .. } => {
+                (detail.clone(), Vec::new())
+            }
         };
         let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
         for e in errors {
@@ -156,6 +161,7 @@ fn problem_type(error: &ApiError) -> &'static str {
         ApiError::NotFound(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
         ApiError::MethodNotAllowed => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
         ApiError::Conflict(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+        ApiError::RequestTimeout { .. } => "https://tools.ietf.org/html/rfc9110#section-15.5.9",
         ApiError::Gone(_) => "https://tools.ietf.org/html/rfc9110#section-15.5.11",
         ApiError::PayloadTooLarge => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
         ApiError::UnsupportedMediaType => "https://tools.ietf.org/html/rfc9110#section-15.5.16",

@@ -12,11 +12,13 @@ mod ops;
 mod partner;
 mod pos;
 mod retail_media;
+mod serve;
 mod signin;
 pub mod v1;
 
 pub use error::{ApiError, Problem};
 pub use ops::Limits;
+pub use serve::{serve, Stopped};
 
 /// What every handler can reach: the application.
 #[derive(Clone)]

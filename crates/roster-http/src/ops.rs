@@ -1,15 +1,20 @@
 //! Assembly of the router, the operations endpoints (health, readiness,
 //! metrics, OpenAPI, docs) and the per-request middleware.
 
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body::Body as HttpBody;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -121,6 +126,10 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
             "404",
             "Not found in this tenant (another tenant's ids answer the same).",
         ),
+        (
+            "408",
+            "The request body did not arrive within the request timeout; the connection is closed.",
+        ),
         ("409", "A duplicate, or a locked record."),
         ("413", "The body is larger than 1 MiB."),
         ("415", "The body is not JSON."),
@@ -172,10 +181,18 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// A request still running after this answers 503 (and is cancelled:
-    /// its transaction, if any, rolls back).
-    pub request_timeout: std::time::Duration,
+    /// its transaction, if any, rolls back), or 408 when it is its body
+    /// that has not arrived.
+    pub request_timeout: Duration,
     /// Requests served at once; one more answers 503 at once.
     pub max_in_flight: usize,
+    /// A connection whose request head (request line and headers) has not
+    /// arrived this long after it opened, or after its previous response,
+    /// is closed (see [`crate::serve`]).
+    pub header_timeout: Duration,
+    /// How long a stop waits for accepted requests to finish before it
+    /// leaves them to be cut (see [`crate::serve`]).
+    pub shutdown_timeout: Duration,
 }
 
 impl Limits {
@@ -183,36 +200,116 @@ impl Limits {
     pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u32 = 30;
     /// The default number of requests in flight.
     pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
+    /// The default header timeout: 10 s.
+    pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u32 = 10;
+    /// The default shutdown timeout: 30 s, as long as a request may run.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u32 = 30;
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        let seconds = |s: u32| Duration::from_secs(u64::from(s));
         Limits {
-            request_timeout: std::time::Duration::from_secs(u64::from(
-                Self::DEFAULT_REQUEST_TIMEOUT_SECONDS,
-            )),
+            request_timeout: seconds(Self::DEFAULT_REQUEST_TIMEOUT_SECONDS),
             max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT as usize,
+            header_timeout: seconds(Self::DEFAULT_HEADER_TIMEOUT_SECONDS),
+            shutdown_timeout: seconds(Self::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
         }
     }
 }
 
-/// The answer to a request refused by the limits.
-async fn over_limits(limits: Limits, error: tower::BoxError) -> ApiError {
-    if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::Overloaded {
-            detail: format!(
-                "the request did not finish within {} s",
-                limits.request_timeout.as_secs_f64()
-            ),
-            retry_after: 1,
-        }
-    } else if error.is::<tower::load_shed::error::Overloaded>() {
+/// The answer to a request refused by the in-flight limit.
+async fn over_limits(error: tower::BoxError) -> ApiError {
+    if error.is::<tower::load_shed::error::Overloaded>() {
         ApiError::Overloaded {
             detail: "too many requests in flight; retry in 1 s".into(),
             retry_after: 1,
         }
     } else {
         ApiError::Internal(format!("middleware failed: {error}"))
+    }
+}
+
+/// Runs the request under `limits.request_timeout`. Past it the request is
+/// cancelled and answers 408, closing the connection, when the time ran out
+/// waiting for its body to arrive (a client trickling it), or 503 when it
+/// ran out on the server's side.
+async fn time_limit(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    let (req, body) = BodyWatch::wrap(req);
+    let seconds = limits.request_timeout.as_secs_f64();
+    match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) if body.is_awaited() => {
+            let mut response = ApiError::RequestTimeout {
+                detail: format!("the request body did not arrive within {seconds} s"),
+            }
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+        Err(_) => ApiError::Overloaded {
+            detail: format!("the request did not finish within {seconds} s"),
+            retry_after: 1,
+        }
+        .into_response(),
+    }
+}
+
+/// Whether a request's handler is waiting for its body: the last time it
+/// asked for more, none had arrived.
+#[derive(Clone, Default)]
+struct BodyWatch(Arc<AtomicBool>);
+
+impl BodyWatch {
+    /// `req` with its body watched (a body already complete needs none).
+    fn wrap(req: Request) -> (Request, BodyWatch) {
+        let watch = BodyWatch::default();
+        if req.body().is_end_stream() {
+            return (req, watch);
+        }
+        let watched = watch.clone();
+        let req = req.map(|inner| {
+            Body::new(WatchedBody {
+                inner,
+                watch: watched,
+            })
+        });
+        (req, watch)
+    }
+
+    fn is_awaited(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A request body that records in its [`BodyWatch`] whether its last poll
+/// was left waiting.
+struct WatchedBody {
+    inner: Body,
+    watch: BodyWatch,
+}
+
+impl HttpBody for WatchedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        self.watch.0.store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -241,12 +338,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |error| {
-                    over_limits(limits, error)
-                }))
+                .layer(HandleErrorLayer::new(over_limits))
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
-                .timeout(limits.request_timeout),
+                .layer(middleware::from_fn_with_state(limits, time_limit)),
         )
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn(observe))

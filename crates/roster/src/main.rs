@@ -141,10 +141,19 @@ struct ServeArgs {
     /// per worker.
     #[arg(long, env = "ROSTER_PASSWORD_QUEUE", value_parser = clap::value_parser!(u32).range(0..=65_536))]
     password_queue: Option<u32>,
-    /// A request still running after this many seconds answers 503 and is
-    /// cancelled (its transaction rolls back).
+    /// A request still running after this many seconds is cancelled (its
+    /// transaction rolls back) and answers 503, or 408 when its body has not
+    /// arrived.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = Limits::DEFAULT_REQUEST_TIMEOUT_SECONDS, value_parser = seconds())]
     request_timeout: u32,
+    /// A connection that has not sent a whole request line and headers this
+    /// many seconds after it opened, or after its last response, is closed.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = Limits::DEFAULT_HEADER_TIMEOUT_SECONDS, value_parser = seconds())]
+    header_timeout: u32,
+    /// On SIGTERM or Ctrl-C, how many seconds accepted requests have to
+    /// finish; what still runs then is cut.
+    #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = Limits::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, value_parser = seconds())]
+    shutdown_timeout: u32,
     /// Requests served at once; one more answers 503 with `Retry-After`.
     #[arg(long, env = "ROSTER_MAX_IN_FLIGHT", default_value_t = Limits::DEFAULT_MAX_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_in_flight: u32,
@@ -210,9 +219,12 @@ impl ServeArgs {
 
     /// The HTTP layer's limits.
     fn limits(&self) -> Limits {
+        let seconds = |s: u32| Duration::from_secs(u64::from(s));
         Limits {
-            request_timeout: Duration::from_secs(u64::from(self.request_timeout)),
+            request_timeout: seconds(self.request_timeout),
             max_in_flight: self.max_in_flight as usize,
+            header_timeout: seconds(self.header_timeout),
+            shutdown_timeout: seconds(self.shutdown_timeout),
         }
     }
 }
@@ -370,23 +382,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.clone()
             .purge_every(Duration::from_secs(u64::from(args.purge_interval))),
     );
-    let router = roster_http::router_with_limits(app, args.limits());
+    let limits = args.limits();
+    let router = roster_http::router_with_limits(app, limits);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "roster is serving");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let stopped = roster_http::serve(listener, router, limits, shutdown_signal()).await;
     purge.abort();
-    tracing::info!("roster stopped");
+    match stopped {
+        roster_http::Stopped::Drained => tracing::info!("roster stopped"),
+        roster_http::Stopped::CutShort { connections } => tracing::warn!(
+            connections,
+            "roster stopped: ROSTER_SHUTDOWN_TIMEOUT passed with connections still open; \
+             their requests are cut"
+        ),
+    }
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C; in-flight requests then drain.
+/// Resolves on SIGTERM or Ctrl-C; accepted requests then drain.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -406,7 +421,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: draining in-flight requests");
+    tracing::info!("shutting down: no new connections; draining accepted requests");
 }
 
 #[cfg(test)]
@@ -477,6 +492,7 @@ mod tests {
         assert_eq!(config.trusted_proxies, defaults.trusted_proxies);
         assert_eq!(config.cache_staleness, defaults.cache_staleness);
         let args = serve_args(&[]);
+        assert_eq!(args.limits(), Limits::default());
         assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Full);
         assert_eq!(args.purge_interval, defaults::PURGE_INTERVAL_SECONDS);
     }
@@ -490,6 +506,8 @@ mod tests {
             &["--trusted-proxies", "10.0.0.0/8,not-an-address"],
             &["--key-encryption-key", "dG9vLXNob3J0"],
             &["--max-connections", "0"],
+            &["--header-timeout", "0"],
+            &["--shutdown-timeout=-1"],
         ] {
             let mut all = vec!["roster", "serve"];
             all.extend_from_slice(bad);

@@ -104,3 +104,70 @@ async fn a_request_over_its_time_answers_503(engine: Engine) {
         .contains("did not finish within"));
     assert!(reply.body["traceId"].is_string());
 }
+
+/// The caps on what a request may send (README, *Limits*), whatever its
+/// framing: a body over 1 MiB is refused with 413 when it comes chunked,
+/// without a length to refuse it by; a head with more than 100 headers,
+/// or larger than hyper's buffer, with 431.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_caps_is_refused_however_it_is_framed() {
+    let app = TestApp::start(Engine::Sqlite).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let head = format!(
+        "POST /v1/tenants HTTP/1.1\r\nhost: roster\r\nauthorization: Bearer {ADMIN}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    let mut chunked = head.into_bytes();
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..17 {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(&chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let answer = exchange(&addr, chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nhost: roster\r\n");
+    for n in 0..100 {
+        many.push_str(&format!("x-header-{n}: {n}\r\n"));
+    }
+    many.push_str("\r\n");
+    let answer = exchange(&addr, many.into_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    let large = format!(
+        "GET /healthz HTTP/1.1\r\nhost: roster\r\nx-large: {}\r\n\r\n",
+        "a".repeat(512 * 1024)
+    );
+    let answer = exchange(&addr, large.into_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    app.get("/healthz", ADMIN).await.expect(200);
+}
+
+/// Sends `request` on a new connection and reads until the server closes
+/// it (or until its first response, if it keeps it).
+async fn exchange(addr: &str, request: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // The server may answer, and close, before it has read it all.
+    let writing = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), read.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&chunk[..n]),
+            Ok(_) => break,
+            Err(_) => panic!("no answer in 10 s: {}", String::from_utf8_lossy(&answer)),
+        }
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    writing.abort();
+    String::from_utf8_lossy(&answer).to_string()
+}

@@ -1,6 +1,7 @@
 //! Roster's HTTP test suite: one binary, every case on SQLite and on
 //! PostgreSQL (see `support.rs`).
 
+mod process;
 mod support;
 
 mod b2b;
@@ -9,6 +10,7 @@ mod cache;
 mod check;
 mod commerce;
 mod credentials;
+mod durability;
 mod errors;
 mod grants;
 mod hierarchy;
@@ -24,5 +26,7 @@ mod purge;
 mod readme;
 mod records;
 mod retail_media;
+mod shutdown;
+mod slow_clients;
 mod tenants;
 mod users;

@@ -84,6 +84,34 @@ pub enum Database {
     Postgres { admin_url: String, name: String },
 }
 
+impl Database {
+    /// A fresh, empty database of `engine`: its URL, and what removes it.
+    pub async fn create(engine: Engine) -> (String, Database) {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+                (url, Database::Sqlite(dir))
+            }
+            Engine::Postgres => {
+                let admin_url = postgres_url().expect("ROSTER_TEST_DATABASE_URL");
+                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await
+                    .expect("create test database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
+                };
+                (url, Database::Postgres { admin_url, name })
+            }
+        }
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         if let Database::Postgres { admin_url, name } = self {
@@ -281,8 +309,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service).await.unwrap();
+            roster_http::serve(listener, router, limits, std::future::pending()).await;
         });
         TestApp {
             engine,
