@@ -137,34 +137,6 @@ impl Drop for Database {
     }
 }
 
-impl Database {
-    /// A fresh database of `engine`: its URL, and what drops it.
-    pub async fn create(engine: Engine) -> (String, Database) {
-        match engine {
-            Engine::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite:{}", dir.path().join("roster.db").display());
-                (url, Database::Sqlite(dir))
-            }
-            Engine::Postgres => {
-                let admin_url = postgres_url().expect("ROSTER_TEST_DATABASE_URL");
-                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("ROSTER_TEST_DATABASE_URL is set but the server is unreachable");
-                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-                    .await
-                    .expect("create test database");
-                let url = match admin_url.rsplit_once('/') {
-                    Some((server, _)) => format!("{server}/{name}"),
-                    None => panic!("ROSTER_TEST_DATABASE_URL must name a database"),
-                };
-                (url, Database::Postgres { admin_url, name })
-            }
-        }
-    }
-}
-
 /// A response: status, parsed JSON body (or `Null`), headers.
 #[derive(Debug)]
 pub struct Reply {
