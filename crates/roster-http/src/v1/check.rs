@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, parse_json, JsonBytes, Path};
+use crate::extract::{from_value, parse_json, screen, JsonBytes, Path};
 use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -136,9 +136,10 @@ async fn check(
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<axum::Json<CheckResponse>> {
     let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
+    screen(&bytes)?;
     // The hot path: a well-formed single question parses straight into its
-    // type. Anything else (a batch, a mistake) takes the general parse,
-    // which names what is wrong.
+    // type (after the screen every body gets). Anything else (a batch, a
+    // mistake) takes the general parse, which names what is wrong.
     if let Ok(item) = serde_json::from_slice::<CheckItem>(&bytes) {
         let decision = app.checks().decide(&scope, question(item, None)).await?;
         return Ok(axum::Json(CheckResponse::One(decision.into())));

@@ -10,6 +10,7 @@ mod check;
 mod commerce;
 mod credentials;
 mod errors;
+mod fuzz_bodies;
 mod grants;
 mod hierarchy;
 mod isolation;
