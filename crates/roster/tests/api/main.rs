@@ -16,6 +16,7 @@ mod hierarchy;
 mod isolation;
 mod keys_at_rest;
 mod limits;
+mod log_hygiene;
 mod no_op;
 mod ops;
 mod partner;
