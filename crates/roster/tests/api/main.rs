@@ -26,4 +26,5 @@ mod purge;
 mod records;
 mod retail_media;
 mod tenants;
+mod trace_log;
 mod users;
