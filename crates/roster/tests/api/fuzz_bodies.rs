@@ -520,6 +520,17 @@ async fn no_body_or_credential_makes_a_server_error(engine: Engine) {
     .unwrap();
     let commerce_user = id(&created);
     let _ = cashier;
+    app.post(
+        "/v1/accounts",
+        ADMIN,
+        json!({"email": "ana@example.com", "password": PASSWORD}),
+    )
+    .await
+    .expect(201);
+    let auth = app.login("ana@example.com", PASSWORD).await.expect(200)["auth_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let admin = Some(format!("Bearer {ADMIN}"));
     let tenant_header = vec![("x-tenant-id", t.clone())];
@@ -638,6 +649,62 @@ async fn no_body_or_credential_makes_a_server_error(engine: Engine) {
             fields: &["name", "kind", "external_id", "status"],
             example: json!({"name": "Acme Supplies", "kind": "SUPPLIER", "external_id": "c-1", "status": "ACTIVE"}),
         },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/tenants".into(),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["uid", "name"],
+            example: json!({"uid": "globex", "name": "Globex"}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/tenants/{t}/api-keys"),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["name", "permissions", "user_id"],
+            example: json!({"name": "reader", "permissions": ["VIEW_USERS", "MANAGE_USERS"]}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/tenants/{t}/devices"),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["name", "store_id"],
+            example: json!({"name": "Till 2", "store_id": "main"}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/tenants/{t}/invitations"),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["email", "tenant_role", "account_type"],
+            example: json!({"email": "new@example.com", "tenant_role": "BACKOFFICE", "account_type": "FULL"}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/accounts".into(),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["email", "password", "first_name", "last_name"],
+            example: json!({"email": "acc@example.com", "password": PASSWORD, "first_name": "Acc", "last_name": "Ount"}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/tenants/{t}/quotes"),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["company_id", "owner_user_id", "reference", "status"],
+            example: json!({"company_id": company, "owner_user_id": owner, "reference": "Q-1"}),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/v1/tenants/{t}/orders"),
+            authorization: admin.clone(),
+            headers: vec![],
+            fields: &["company_id", "owner_user_id", "reference", "status"],
+            example: json!({"company_id": company, "owner_user_id": owner, "reference": "O-1", "status": "NEW"}),
+        },
         // Seed 000: commerce users and contacts.
         Endpoint {
             method: Method::POST,
@@ -718,6 +785,22 @@ async fn no_body_or_credential_makes_a_server_error(engine: Engine) {
             ],
             example: json!({"defaultStoreUid": "main", "displayName": "Lee", "email": "lee@example.com",
                 "firstname": "Lee", "lastname": "Chan", "mobile": "+56912345678", "languageCode": "en"}),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/account".into(),
+            authorization: Some(format!("Bearer {auth}")),
+            headers: vec![],
+            fields: &["defaultTenantUid"],
+            example: json!({"defaultTenantUid": t}),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/account/invite".into(),
+            authorization: Some(format!("Bearer {auth}")),
+            headers: vec![],
+            fields: &["inviteToken"],
+            example: json!({"inviteToken": "ri_not-an-invitation"}),
         },
         // Seed 004: the organisation upsert.
         Endpoint {

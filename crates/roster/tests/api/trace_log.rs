@@ -8,7 +8,7 @@
 //!
 //! The lines themselves are dropped: the point is the scan.
 
-use std::io::{self, Write as _};
+use std::io;
 
 use crate::support::{ADMIN, PASSWORD};
 
