@@ -364,7 +364,7 @@ impl Fuzzer<'_> {
         }
         if deep == 0 {
             self.shallow
-                .push(format!("{} {}: {deep}", endpoint.method, endpoint.path));
+                .push(format!("{} {}", endpoint.method, endpoint.path));
         }
         let strategy = bytes(&endpoint);
         for _ in 0..byte_cases {
@@ -458,13 +458,12 @@ async fn no_body_or_credential_makes_a_server_error(engine: Engine) {
             json!({"email": "owner@example.com", "company_id": company, "roles": ["OWNER"]}),
         )
         .await);
-    let cashier = app
-        .user(
-            &t,
-            json!({"user_code": "1001", "password": PASSWORD, "tenant_role": "ACCESS",
+    app.user(
+        &t,
+        json!({"user_code": "1001", "password": PASSWORD, "tenant_role": "ACCESS",
                    "store_ids": [store], "email": "lee@example.com"}),
-        )
-        .await;
+    )
+    .await;
     let device = app
         .post(
             &format!("/v1/tenants/{t}/devices"),
@@ -519,7 +518,6 @@ async fn no_body_or_credential_makes_a_server_error(engine: Engine) {
     .await
     .unwrap();
     let commerce_user = id(&created);
-    let _ = cashier;
     app.post(
         "/v1/accounts",
         ADMIN,
