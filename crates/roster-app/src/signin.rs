@@ -40,6 +40,9 @@ impl Surface {
     }
 }
 
+/// The longest login name a throttle key holds as it is.
+const LONGEST_THROTTLED_NAME: usize = 256;
+
 /// Sign-in throttling: a login name (known or not) and a client address,
 /// both counted per surface and tenant.
 struct Throttle {
@@ -57,6 +60,14 @@ impl Throttle {
         let ip = client
             .0
             .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        // No login is longer (emails are at most 254 bytes, user codes 64);
+        // a longer name is counted under its hash, so that the key fits
+        // the database's index (PostgreSQL's holds at most 2704 bytes).
+        let name = if name.len() > LONGEST_THROTTLED_NAME {
+            format!("sha256:{}", secret::hash_token(name))
+        } else {
+            name.to_string()
+        };
         Throttle {
             name: format!("{surface}:{tenant}:{name}"),
             address: format!("addr:{surface}:{tenant}:{ip}"),
@@ -366,5 +377,22 @@ impl SignIn<'_> {
         };
         let token = app.tokens().await?.sign(&claims, now).await?;
         Ok((token, ttl.num_seconds()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_keys_are_bounded_whatever_the_name() {
+        let client = ClientAddr(None);
+        let short = Throttle::new(Surface::Device, Some("acme"), "1001", client);
+        assert_eq!(short.name, "pos:acme:1001");
+        let long = "x".repeat(10_000);
+        let keyed = Throttle::new(Surface::Login, None, &long, client);
+        assert!(keyed.name.len() < 100, "{}", keyed.name);
+        let other = Throttle::new(Surface::Login, None, &format!("{long}y"), client);
+        assert_ne!(keyed.name, other.name, "each long name counts on its own");
     }
 }

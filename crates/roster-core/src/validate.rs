@@ -193,13 +193,21 @@ pub fn mobile_in_country(mobile: &str, country: &str) -> Result<(String, String)
     if !phonenumber::is_valid(&number) {
         return Err(format!("is not a valid number in {}", region.as_ref()));
     }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
+    // A few territories have valid numbers shorter than the 8 digits every
+    // other surface requires (Niue's `+683 4002`): stored, such a number
+    // would be refused when sent back, so it is refused here.
+    if e164(&formatted).is_err() {
+        return Err(format!(
+            "is {formatted} in E.164, which has fewer than the 8 digits Roster requires"
+        ));
+    }
     let alpha2 = number
         .country()
         .id()
         .map(|id| id.as_ref().to_string())
         .unwrap_or_else(|| region.as_ref().to_string());
-    Ok((e164, alpha2))
+    Ok((formatted, alpha2))
 }
 
 /// The ISO 639-1 language codes (the 183 of the standard plus `sh`).
@@ -405,6 +413,11 @@ mod tests {
         assert!(mobile_in_country("0412345678", "XX").is_err());
         assert!(mobile_in_country("0412345678", "+999").is_err());
         assert!(mobile_in_country("0412345678", "Australia").is_err());
+        // Valid in Niue, but shorter than E.164 as every surface checks it.
+        assert_eq!(
+            mobile_in_country("4002", "NU"),
+            Err("is +6834002 in E.164, which has fewer than the 8 digits Roster requires".into())
+        );
     }
 
     #[test]

@@ -54,9 +54,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
 
 /// Parses JSON, naming the field at fault. A body nested deeper than
 /// [`MAX_DEPTH`] is refused whole, even where the nesting sits in a field
-/// the body type ignores.
+/// the body type ignores, and so is one holding U+0000 anywhere.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    check_depth(bytes)?;
+    screen(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // serde_json reports a wrong type where an enum is expected (`5`
@@ -68,14 +68,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
-}
-
-/// 400 when `bytes` nest deeper than [`MAX_DEPTH`].
-fn check_depth(bytes: &[u8]) -> Result<(), ApiError> {
-    match too_deep_at(bytes) {
-        Some(at) => Err(too_deep(&at)),
-        None => Ok(()),
-    }
 }
 
 /// Like [`parse_json`] from an already parsed value (batch items).
@@ -95,15 +87,34 @@ fn too_deep(at: &str) -> ApiError {
     )
 }
 
-/// Where `bytes` first open an array or object deeper than [`MAX_DEPTH`],
-/// as `at line L column C`; one pass, without recursion, skipping strings.
-fn too_deep_at(bytes: &[u8]) -> Option<String> {
+/// The 400 for text holding U+0000 (`where_`: `body`, `path` or `query`).
+/// Roster keeps no such text: PostgreSQL cannot store it, and a value that
+/// one engine keeps and the other refuses would make the engines differ.
+pub(crate) fn holds_nul(where_: &str, at: &str) -> ApiError {
+    ApiError::field(
+        where_,
+        format!("holds the character U+0000{at}, which Roster does not accept"),
+    )
+}
+
+/// Checks a body in one pass, without recursion, before any parser sees
+/// it: nesting past [`MAX_DEPTH`], and a `\u0000` escape in a string (a raw
+/// NUL byte is not JSON, and the parser refuses it). Answers the first
+/// problem, naming where it is (`at line L column C`).
+pub fn screen(bytes: &[u8]) -> Result<(), ApiError> {
     let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
     let (mut in_string, mut escaped) = (false, false);
-    for &byte in bytes {
+    let at = |line: usize, column: usize| format!("at line {line} column {column}");
+    for (i, &byte) in bytes.iter().enumerate() {
         column += 1;
         if in_string {
             match byte {
+                b'u' if escaped => {
+                    escaped = false;
+                    if bytes.get(i + 1..i + 5) == Some(b"0000") {
+                        return Err(holds_nul("body", &format!(" ({})", at(line, column - 1))));
+                    }
+                }
                 _ if escaped => escaped = false,
                 b'\\' => escaped = true,
                 b'"' => in_string = false,
@@ -116,7 +127,7 @@ fn too_deep_at(bytes: &[u8]) -> Option<String> {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Some(format!("at line {line} column {column}"));
+                    return Err(too_deep(&at(line, column)));
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
@@ -127,7 +138,12 @@ fn too_deep_at(bytes: &[u8]) -> Option<String> {
             _ => {}
         }
     }
-    None
+    Ok(())
+}
+
+/// Whether percent-encoded text (a path or a query) decodes to U+0000.
+fn encodes_nul(text: &str) -> bool {
+    text.as_bytes().windows(3).any(|w| w == b"%00")
 }
 
 fn json_error(err: serde_path_to_error::Error<serde_json::Error>, valid_json: bool) -> ApiError {
@@ -141,7 +157,7 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>, valid_json: bo
         None => message,
     };
     let at = format!("at line {} column {}", inner.line(), inner.column());
-    // serde_json's own limit, should a body reach it past `too_deep_at`.
+    // serde_json's own limit, should a body reach it past `screen`.
     if message == "recursion limit exceeded" {
         return too_deep(&at);
     }
@@ -183,6 +199,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if encodes_nul(parts.uri.path()) {
+            return Err(holds_nul("path", ""));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
             Err(rejection) => Err(ApiError::field("path", rejection.body_text())),
@@ -198,6 +217,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if encodes_nul(query) {
+            return Err(holds_nul("query", ""));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)
@@ -245,6 +267,33 @@ mod tests {
         let detail = detail_of(parse_json::<Body>(br#"{"name": 5}"#).unwrap_err());
         assert!(detail.starts_with("name: invalid type"), "{detail}");
         assert!(!detail.contains("line"), "{detail}");
+    }
+
+    #[test]
+    fn text_holding_nul_is_refused_where_it_is() {
+        let detail =
+            detail_of(parse_json::<serde_json::Value>(b"{\"name\": \"a\\u0000b\"}").unwrap_err());
+        assert_eq!(
+            detail,
+            "body: holds the character U+0000 (at line 1 column 12), which Roster does not accept"
+        );
+        // In a key too, and whatever the body type ignores.
+        #[derive(Debug, serde::Deserialize)]
+        struct Ignores {}
+        assert!(parse_json::<Ignores>(br#"{"x\u0000": 1}"#).is_err());
+        // An escaped backslash followed by `u0000` is text, not U+0000, and
+        // so are other escapes.
+        for fine in [
+            &br#"["\\u0000"]"#[..],
+            br#"["\u0001"]"#,
+            br#"["\"\u0030000"]"#,
+        ] {
+            assert!(parse_json::<serde_json::Value>(fine).is_ok());
+        }
+        assert!(parse_json::<serde_json::Value>(br#"["\u00000"]"#).is_err());
+        // A raw NUL byte is not JSON at all.
+        assert!(parse_json::<serde_json::Value>(b"[\"\0\"]").is_err());
+        assert!(encodes_nul("/v1/tenants/a%00b") && !encodes_nul("/v1/tenants/a%20b"));
     }
 
     #[test]

@@ -68,7 +68,10 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => connections.serve(stream, peer),
+                Ok((stream, peer)) => {
+                    tracing::trace!(target: "roster::http", %peer, "connection accepted");
+                    connections.serve(stream, peer)
+                }
                 Err(error) => accept_failed(error).await,
             },
             () = &mut shutdown => break,

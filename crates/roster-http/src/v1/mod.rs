@@ -85,6 +85,9 @@ pub fn page(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Page> {
                 .decode(c)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
+                // No key Roster hands out holds U+0000 (nor could PostgreSQL
+                // compare one).
+                .filter(|key| !key.contains('\0'))
                 .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this list"))
         })
         .transpose()?;

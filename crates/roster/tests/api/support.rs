@@ -267,6 +267,7 @@ impl TestApp {
         config: Config,
         limits: roster_http::Limits,
     ) -> TestApp {
+        crate::trace_log::install_if_asked();
         let options = ConnectOptions {
             url: url.clone(),
             sqlite_synchronous: roster_store::SqliteSynchronous::Full,
