@@ -11,6 +11,7 @@ mod check;
 mod commerce;
 mod credentials;
 mod durability;
+mod enumeration;
 mod errors;
 mod fuzz_bodies;
 mod grants;
