@@ -39,6 +39,9 @@ const CHANNEL: &str = "roster_changes";
 /// The `application_name` of each process's listening connection.
 pub const LISTENER: &str = "roster-listener";
 
+/// The `application_name` of the connection each process sends its beats on.
+pub const HEARTBEAT: &str = "roster-heartbeat";
+
 /// How long to wait before trying again after the database refused.
 const RETRY: Duration = Duration::from_millis(250);
 
@@ -130,18 +133,26 @@ pub(crate) fn start(
         return;
     }
     let heartbeat = heartbeat.max(Duration::from_millis(5));
-    // The listener holds its connection for good: a pool of its own keeps
-    // it out of the store's, and names it for `pg_stat_activity`.
-    let options = pool
-        .connect_options()
-        .as_ref()
-        .clone()
-        .application_name(LISTENER);
-    let own = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect_lazy_with(options);
-    tokio::spawn(listen(Arc::downgrade(watch), own, Arc::downgrade(changes)));
-    tokio::spawn(beat(Arc::downgrade(watch), pool.clone(), heartbeat));
+    // The listener holds its connection for good, and the beats must not
+    // queue behind requests for the store's connections (a busy pool would
+    // make the push look late and turn the cache off when it helps most):
+    // one connection of their own each, named for `pg_stat_activity`.
+    let own = |name: &str| {
+        let options = pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .application_name(name);
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options)
+    };
+    tokio::spawn(listen(
+        Arc::downgrade(watch),
+        own(LISTENER),
+        Arc::downgrade(changes),
+    ));
+    tokio::spawn(beat(Arc::downgrade(watch), own(HEARTBEAT), heartbeat));
 }
 
 /// Listens until the store is gone, reconnecting after a loss.
