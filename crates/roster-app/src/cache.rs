@@ -206,31 +206,26 @@ impl Cache {
         })
     }
 
-    /// Keeps the facts of a check, read at change count `at`.
-    pub(crate) fn keep_facts(
+    /// Keeps what a read found at `at`: users, and stores and companies
+    /// that exist (absence is never kept).
+    fn keep_found<'a>(
         &self,
         tenant: &str,
-        user: Uuid,
-        store: Option<&str>,
-        company: Option<Uuid>,
         at: Stamp,
-        facts: &Facts,
+        subjects: impl IntoIterator<Item = (Uuid, &'a Arc<Known>)>,
+        stores: impl IntoIterator<Item = &'a str>,
+        companies: impl IntoIterator<Item = Uuid>,
     ) {
-        if let Some(subject) = &facts.subject {
-            self.keep(
-                &self.subjects,
-                (tenant.to_string(), user),
-                at,
-                subject.clone(),
-            );
+        for (user, subject) in subjects {
+            let key = (tenant.to_string(), user);
+            self.keep(&self.subjects, key, at, subject.clone());
         }
-        if let Some(store) = store.filter(|_| facts.store_exists) {
-            let place = (tenant.to_string(), Place::Store(store.to_string()));
-            self.keep(&self.places, place, at, ());
-        }
-        if let Some(company) = company.filter(|_| facts.company_exists) {
-            let place = (tenant.to_string(), Place::Company(company));
-            self.keep(&self.places, place, at, ());
+        let places = stores
+            .into_iter()
+            .map(|store| Place::Store(store.to_string()))
+            .chain(companies.into_iter().map(Place::Company));
+        for place in places {
+            self.keep(&self.places, (tenant.to_string(), place), at, ());
         }
     }
 }
@@ -329,8 +324,13 @@ impl App {
             .check_facts(tenant, user, store, company)
             .await?
             .into();
-        self.cache
-            .keep_facts(tenant, user, store, company, at, &facts);
+        self.cache.keep_found(
+            tenant,
+            at,
+            facts.subject.as_ref().map(|subject| (user, subject)),
+            store.filter(|_| facts.store_exists),
+            company.filter(|_| facts.company_exists),
+        );
         Ok(facts)
     }
 }
@@ -419,23 +419,16 @@ impl App {
             stores: facts.stores,
             companies: facts.companies,
         };
-        let cache = &self.cache;
-        for (user, subject) in &facts.subjects {
-            cache.keep(
-                &cache.subjects,
-                (tenant.to_string(), *user),
-                at,
-                subject.clone(),
-            );
-        }
-        for store in &facts.stores {
-            let place = (tenant.to_string(), Place::Store(store.clone()));
-            cache.keep(&cache.places, place, at, ());
-        }
-        for company in &facts.companies {
-            let place = (tenant.to_string(), Place::Company(*company));
-            cache.keep(&cache.places, place, at, ());
-        }
+        self.cache.keep_found(
+            tenant,
+            at,
+            facts
+                .subjects
+                .iter()
+                .map(|(user, subject)| (*user, subject)),
+            facts.stores.iter().map(String::as_str),
+            facts.companies.iter().copied(),
+        );
         Ok(facts)
     }
 }
