@@ -3,20 +3,25 @@
 //! roles and stores; whether a store or company exists), kept in bounded
 //! in-process caches so the hot path makes no database read on a hit.
 //!
-//! Coherence: an entry is noted with the store's change count
-//! ([`roster_store::CheckStore::changes`]) from before it was read, and is
-//! a miss once the count moved.
-//! - **This process** counts its own changes as they commit, so it honours
-//!   them on the very next request.
-//! - **Other processes** on the same PostgreSQL announce their changes with
-//!   `NOTIFY`; this process hears them on a connection of its own and counts
-//!   them, usually within milliseconds. Whether it is hearing is measured
-//!   with a heartbeat ([`roster_store::Horizon`]): when the last one heard
-//!   back is older than `staleness` (`ROSTER_CACHE_STALENESS_MS`, default
-//!   500 ms), the push connection is lost or late, and every request reads
-//!   the database until it is back. So another process's change is honoured
-//!   within `staleness` whatever happens to the connection. On SQLite one
-//!   process owns the file and its own count is complete.
+//! Coherence: an entry is noted with the store's change number
+//! ([`roster_store::Changes::now`]) from before it was read, and names the
+//! entities it depends on ([`Entity`]: its user, key, device, session,
+//! tenant); it is a miss once a change recorded since touched one of them
+//! (or touched everything). A change to one user leaves every other user's
+//! entries alone.
+//! - **This process** records its own changes as they commit, so it
+//!   honours them on the very next request.
+//! - **Other processes** on the same PostgreSQL announce their changes,
+//!   naming what they touched, with `NOTIFY`; this process hears them on a
+//!   connection of its own and records them, usually within milliseconds.
+//!   Whether it is hearing is measured with a heartbeat
+//!   ([`roster_store::Horizon`]): when the last one heard back is older
+//!   than `staleness` (`ROSTER_CACHE_STALENESS_MS`, default 500 ms), the
+//!   push connection is lost or late, and every request reads the database
+//!   until it is back (a reconnection touches everything). So another
+//!   process's change is honoured within `staleness` whatever happens to
+//!   the connection. On SQLite one process owns the file and its own record
+//!   is complete (another process's commit to it touches everything).
 //! - `Duration::ZERO` turns the cache off: every request reads the database.
 //! - A check may ask for `"consistency": "full"`, which reads through.
 //! - Entries also expire after [`BACKSTOP`] (or `staleness`, if longer), for
@@ -26,13 +31,17 @@
 //! company is read again every time, so something created by another
 //! process is usable there at once. Each cache is bounded by its number of
 //! entries, so memory stays flat however many users the tenant has.
+//! Lookups allocate nothing: keys are ids, token hashes looked up by
+//! `&str`, or a hash of tenant and store id, and an entry keeps its tenant
+//! (and store id), which a lookup compares, so ids never cross tenants.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_core::{Session, Subject};
-use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Horizon, Store};
+use roster_core::{Session, Subject, User};
+use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Entity, Horizon, Store};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -44,49 +53,164 @@ const CAPACITY: u64 = 50_000;
 /// The longest an entry lives, whatever was announced.
 pub const BACKSTOP: Duration = Duration::from_secs(60);
 
-/// When a cache lookup happens: the store's change count, and whether
-/// entries noted at that count may be trusted (the push is current).
+/// When a cache lookup happens: the store's change number, and whether
+/// entries may be trusted at all (the push is current).
 #[derive(Clone, Copy)]
 pub(crate) struct Stamp {
-    changes: u64,
+    at: u64,
     trusted: bool,
 }
 
-/// A cached value and the store's change count it was read at.
+/// A cached value and the store's change number it was read at.
 #[derive(Clone)]
 struct Entry<V> {
-    changes: u64,
+    at: u64,
     value: V,
 }
 
-/// A store or company of a tenant, for the existence cache.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Place {
-    Store(String),
-    Company(Uuid),
+/// What a cached value depends on, beyond everything: the entities a
+/// change to which makes it stale.
+trait Depends {
+    fn entities(&self) -> impl Iterator<Item = Entity<'_>>;
+}
+
+impl Depends for Arc<ApiKeyIdentity> {
+    /// A key bound to a user goes with it (deleting the user deletes it).
+    fn entities(&self) -> impl Iterator<Item = Entity<'_>> {
+        let tenant = self.tenant.as_str();
+        let user = match self.key.grant {
+            roster_core::ApiKeyGrant::User(user) => Some(Entity::User(tenant, user)),
+            roster_core::ApiKeyGrant::Permissions(_) => None,
+        };
+        [
+            Some(Entity::Tenant(tenant)),
+            Some(Entity::ApiKey(tenant, self.key.id)),
+            user,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+impl Depends for Arc<DeviceIdentity> {
+    fn entities(&self) -> impl Iterator<Item = Entity<'_>> {
+        let tenant = self.tenant.as_str();
+        [
+            Entity::Tenant(tenant),
+            Entity::Device(tenant, self.device.id),
+        ]
+        .into_iter()
+    }
+}
+
+impl Depends for Arc<Session> {
+    fn entities(&self) -> impl Iterator<Item = Entity<'_>> {
+        let tenant = self.tenant.as_deref();
+        let device = tenant.zip(self.device_id);
+        [Some(Entity::Session(self.id))]
+            .into_iter()
+            .chain([tenant.map(Entity::Tenant)])
+            .chain([device.map(|(t, d)| Entity::Device(t, d))])
+            .flatten()
+    }
+}
+
+/// A value of one tenant's user (its standing, or the whole user).
+#[derive(Clone)]
+struct OfUser<V> {
+    tenant: String,
+    value: V,
+}
+
+impl<V> OfUser<V> {
+    fn entities(&self, user: Uuid) -> impl Iterator<Item = Entity<'_>> {
+        [
+            Entity::Tenant(&self.tenant),
+            Entity::User(&self.tenant, user),
+        ]
+        .into_iter()
+    }
+}
+
+/// A store or company of a tenant known to exist: only its tenant's
+/// changes (creations and deletions are tenant-wide) touch that.
+#[derive(Clone)]
+struct Place {
+    tenant: String,
+    store: Option<String>,
+}
+
+/// Hits and misses of one cache, for `/metrics`.
+#[derive(Default)]
+struct Counts {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Counts {
+    fn count<T>(&self, found: Option<T>) -> Option<T> {
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+}
+
+/// One bounded cache and its counts.
+struct Kept<K, V> {
+    name: &'static str,
+    entries: moka::sync::Cache<K, Entry<V>>,
+    counts: Counts,
+}
+
+impl<K, V> Kept<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(name: &'static str, staleness: Duration) -> Kept<K, V> {
+        Kept {
+            name,
+            entries: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(staleness.max(BACKSTOP))
+                .build(),
+            counts: Counts::default(),
+        }
+    }
+}
+
+/// How one cache did since the process started.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheCounts {
+    /// The cache's name in `/metrics`.
+    pub name: &'static str,
+    /// Lookups answered from memory.
+    pub hits: u64,
+    /// Lookups that read the database (absent, stale or not trusted).
+    pub misses: u64,
 }
 
 /// The caches; see the module documentation.
 pub(crate) struct Cache {
     enabled: bool,
     staleness: Duration,
-    api_keys: moka::sync::Cache<String, Entry<ApiKeyIdentity>>,
-    devices: moka::sync::Cache<String, Entry<DeviceIdentity>>,
-    sessions: moka::sync::Cache<Uuid, Entry<Session>>,
-    subjects: moka::sync::Cache<(String, Uuid), Entry<Arc<Known>>>,
-    /// Stores and companies known to exist (absence is never cached).
-    places: moka::sync::Cache<(String, Place), Entry<()>>,
-}
-
-fn cache<K, V>(staleness: Duration) -> moka::sync::Cache<K, V>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    moka::sync::Cache::builder()
-        .max_capacity(CAPACITY)
-        .time_to_live(staleness.max(BACKSTOP))
-        .build()
+    api_keys: Kept<String, Arc<ApiKeyIdentity>>,
+    devices: Kept<String, Arc<DeviceIdentity>>,
+    sessions: Kept<Uuid, Arc<Session>>,
+    /// Users' standing, roles and stores, with their grants.
+    subjects: Kept<Uuid, OfUser<Arc<Known>>>,
+    /// Whole users, as `GET …/users/{id}` shows them.
+    users: Kept<Uuid, OfUser<Arc<User>>>,
+    /// Stores known to exist, by a hash of tenant and store id (absence is
+    /// never cached).
+    stores: Kept<u64, Place>,
+    /// Companies known to exist.
+    companies: Kept<Uuid, Place>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl Cache {
@@ -95,11 +219,14 @@ impl Cache {
         Cache {
             enabled: !staleness.is_zero(),
             staleness,
-            api_keys: cache(staleness),
-            devices: cache(staleness),
-            sessions: cache(staleness),
-            subjects: cache(staleness),
-            places: cache(staleness),
+            api_keys: Kept::new("api_keys", staleness),
+            devices: Kept::new("devices", staleness),
+            sessions: Kept::new("sessions", staleness),
+            subjects: Kept::new("subjects", staleness),
+            users: Kept::new("users", staleness),
+            stores: Kept::new("stores", staleness),
+            companies: Kept::new("companies", staleness),
+            hasher: Default::default(),
         }
     }
 
@@ -115,6 +242,26 @@ impl Cache {
         (self.staleness / 4).clamp(Duration::from_millis(5), Duration::from_secs(5))
     }
 
+    /// Every cache's hits and misses.
+    pub(crate) fn counts(&self) -> Vec<CacheCounts> {
+        fn of<K, V>(kept: &Kept<K, V>) -> CacheCounts {
+            CacheCounts {
+                name: kept.name,
+                hits: kept.counts.hits.load(Ordering::Relaxed),
+                misses: kept.counts.misses.load(Ordering::Relaxed),
+            }
+        }
+        vec![
+            of(&self.api_keys),
+            of(&self.devices),
+            of(&self.sessions),
+            of(&self.subjects),
+            of(&self.users),
+            of(&self.stores),
+            of(&self.companies),
+        ]
+    }
+
     /// The moment of a lookup, for `store`.
     pub(crate) fn stamp(&self, store: &dyn Store) -> Stamp {
         let trusted = self.enabled
@@ -124,62 +271,85 @@ impl Cache {
                 Horizon::Unknown => false,
             };
         Stamp {
-            changes: store.changes(),
+            at: store.changes().now(),
             trusted,
         }
     }
 
-    fn fresh<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: &K, at: Stamp) -> Option<V>
+    /// The value kept for `key` if `current` says it still holds: nothing
+    /// it depends on was touched since it was read.
+    fn fresh<K, Q, V>(
+        &self,
+        kept: &Kept<K, V>,
+        key: &Q,
+        at: Stamp,
+        current: impl Fn(&V, u64) -> bool,
+    ) -> Option<V>
     where
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Send + Sync + 'static + std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
         V: Clone + Send + Sync + 'static,
     {
-        if !at.trusted {
-            return None;
-        }
-        cache
-            .get(key)
-            .filter(|entry| entry.changes == at.changes)
-            .map(|entry| entry.value)
+        let found = if at.trusted {
+            kept.entries
+                .get(key)
+                .filter(|entry| current(&entry.value, entry.at))
+                .map(|entry| entry.value)
+        } else {
+            None
+        };
+        kept.counts.count(found)
     }
 
     /// Keeps what was read at `at`, even while the push is not trusted:
-    /// a change committed after the read is counted before the next
-    /// heartbeat is heard, and a reconnection counts one, so the entry is
-    /// never used stale.
-    fn keep<K, V>(&self, cache: &moka::sync::Cache<K, Entry<V>>, key: K, at: Stamp, value: V)
+    /// a change committed after the read is recorded before the next
+    /// heartbeat is heard, and a reconnection touches everything, so the
+    /// entry is never used stale.
+    fn keep<K, V>(&self, kept: &Kept<K, V>, key: K, at: Stamp, value: V)
     where
         K: Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if self.enabled {
-            let changes = at.changes;
-            cache.insert(key, Entry { changes, value });
+            kept.entries.insert(key, Entry { at: at.at, value });
         }
     }
 
-    /// `load`'s answer for `key`, from `cache` when fresh; what it found is
-    /// kept, noted at the store's change count from before the read.
-    async fn through<K, V>(
+    fn store_key(&self, tenant: &str, store: &str) -> u64 {
+        self.hasher.hash_one((tenant, store))
+    }
+
+    fn subject(
         &self,
-        cache: &moka::sync::Cache<K, Entry<V>>,
-        key: K,
+        tenant: &str,
+        user: Uuid,
+        at: Stamp,
         store: &dyn Store,
-        load: impl std::future::Future<Output = roster_store::Result<Option<V>>>,
-    ) -> AppResult<Option<V>>
-    where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
-        let at = self.stamp(store);
-        if let Some(found) = self.fresh(cache, &key, at) {
-            return Ok(Some(found));
-        }
-        let found = load.await?;
-        if let Some(value) = &found {
-            self.keep(cache, key, at, value.clone());
-        }
-        Ok(found)
+    ) -> Option<Arc<Known>> {
+        let changes = store.changes();
+        self.fresh(&self.subjects, &user, at, |kept, read| {
+            kept.tenant == tenant && changes.untouched_since(read, kept.entities(user))
+        })
+        .map(|kept| kept.value)
+    }
+
+    fn store_exists(&self, tenant: &str, id: &str, at: Stamp, store: &dyn Store) -> bool {
+        let changes = store.changes();
+        let key = self.store_key(tenant, id);
+        self.fresh(&self.stores, &key, at, |place, read| {
+            place.tenant == tenant
+                && place.store.as_deref() == Some(id)
+                && changes.untouched_since(read, [Entity::Tenant(tenant)])
+        })
+        .is_some()
+    }
+
+    fn company_exists(&self, tenant: &str, id: Uuid, at: Stamp, store: &dyn Store) -> bool {
+        let changes = store.changes();
+        self.fresh(&self.companies, &id, at, |place, read| {
+            place.tenant == tenant && changes.untouched_since(read, [Entity::Tenant(tenant)])
+        })
+        .is_some()
     }
 
     /// The facts a check asks for, if every part is cached and fresh.
@@ -187,21 +357,21 @@ impl Cache {
         &self,
         tenant: &str,
         user: Uuid,
-        store: Option<&str>,
-        company: Option<Uuid>,
-        now: Stamp,
+        place: (Option<&str>, Option<Uuid>),
+        at: Stamp,
+        store: &dyn Store,
     ) -> Option<Facts> {
-        let subject = self.fresh(&self.subjects, &(tenant.to_string(), user), now)?;
-        let exists = |place: Place| self.fresh(&self.places, &(tenant.to_string(), place), now);
-        if let Some(store) = store {
-            exists(Place::Store(store.to_string()))?;
+        let subject = self.subject(tenant, user, at, store)?;
+        let (store_id, company) = place;
+        if let Some(id) = store_id {
+            self.store_exists(tenant, id, at, store).then_some(())?;
         }
-        if let Some(company) = company {
-            exists(Place::Company(company))?;
+        if let Some(id) = company {
+            self.company_exists(tenant, id, at, store).then_some(())?;
         }
         Some(Facts {
             subject: Some(subject),
-            store_exists: store.is_some(),
+            store_exists: store_id.is_some(),
             company_exists: company.is_some(),
         })
     }
@@ -216,17 +386,58 @@ impl Cache {
         stores: impl IntoIterator<Item = &'a str>,
         companies: impl IntoIterator<Item = Uuid>,
     ) {
+        if !self.enabled {
+            return;
+        }
         for (user, subject) in subjects {
-            let key = (tenant.to_string(), user);
-            self.keep(&self.subjects, key, at, subject.clone());
+            let kept = OfUser {
+                tenant: tenant.to_string(),
+                value: subject.clone(),
+            };
+            self.keep(&self.subjects, user, at, kept);
         }
-        let places = stores
-            .into_iter()
-            .map(|store| Place::Store(store.to_string()))
-            .chain(companies.into_iter().map(Place::Company));
-        for place in places {
-            self.keep(&self.places, (tenant.to_string(), place), at, ());
+        for id in stores {
+            let place = Place {
+                tenant: tenant.to_string(),
+                store: Some(id.to_string()),
+            };
+            self.keep(&self.stores, self.store_key(tenant, id), at, place);
         }
+        for id in companies {
+            let place = Place {
+                tenant: tenant.to_string(),
+                store: None,
+            };
+            self.keep(&self.companies, id, at, place);
+        }
+    }
+
+    /// A credential kept by its lookup key (a token hash or a session id),
+    /// from `load` when not fresh.
+    async fn credential<K, Q, V>(
+        &self,
+        kept: &Kept<K, Arc<V>>,
+        key: &Q,
+        store: &dyn Store,
+        load: impl std::future::Future<Output = roster_store::Result<Option<V>>>,
+    ) -> AppResult<Option<Arc<V>>>
+    where
+        K: Hash + Eq + Send + Sync + 'static + std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized + ToOwned<Owned = K>,
+        V: Send + Sync + 'static,
+        Arc<V>: Depends,
+    {
+        let at = self.stamp(store);
+        let changes = store.changes();
+        let current = |value: &Arc<V>, read| changes.untouched_since(read, value.entities());
+        if let Some(found) = self.fresh(kept, key, at, current) {
+            return Ok(Some(found));
+        }
+        let found = load.await?.map(Arc::new);
+        if let Some(value) = &found {
+            self.keep(kept, key.to_owned(), at, value.clone());
+        }
+        Ok(found)
     }
 }
 
@@ -279,29 +490,53 @@ pub enum Consistency {
 impl App {
     /// The API key whose token hashes to `hash`, from the cache when fresh.
     pub(crate) async fn find_api_key(&self, hash: &str) -> AppResult<Option<ApiKeyIdentity>> {
-        let (cache, store) = (&self.cache, &self.store);
+        let (cache, store) = (&self.cache, &*self.store);
         let load = store.authenticate_api_key(hash);
-        cache
-            .through(&cache.api_keys, hash.to_string(), &**store, load)
-            .await
+        let found = cache.credential(&cache.api_keys, hash, store, load).await?;
+        Ok(found.map(|identity| ApiKeyIdentity::clone(&identity)))
     }
 
     /// The live device whose token hashes to `hash`, from the cache when
     /// fresh.
     pub(crate) async fn find_device(&self, hash: &str) -> AppResult<Option<DeviceIdentity>> {
-        let (cache, store) = (&self.cache, &self.store);
+        let (cache, store) = (&self.cache, &*self.store);
         let load = store.authenticate_device(hash);
-        cache
-            .through(&cache.devices, hash.to_string(), &**store, load)
-            .await
+        let found = cache.credential(&cache.devices, hash, store, load).await?;
+        Ok(found.map(|identity| DeviceIdentity::clone(&identity)))
     }
 
     /// The session `id`, from the cache when fresh.
     pub(crate) async fn find_session(&self, id: Uuid) -> AppResult<Option<Session>> {
-        let (cache, store) = (&self.cache, &self.store);
-        cache
-            .through(&cache.sessions, id, &**store, store.get_session(id))
-            .await
+        let (cache, store) = (&self.cache, &*self.store);
+        let load = store.get_session(id);
+        let found = cache.credential(&cache.sessions, &id, store, load).await?;
+        Ok(found.map(|session| Session::clone(&session)))
+    }
+
+    /// The user `id` of `tenant` as its reads show it, from the cache when
+    /// fresh (an unknown user is read every time).
+    pub(crate) async fn find_user(&self, tenant: &str, id: Uuid) -> AppResult<Arc<User>> {
+        let (cache, store) = (&self.cache, &*self.store);
+        let at = cache.stamp(store);
+        let changes = store.changes();
+        let found = cache.fresh(&cache.users, &id, at, |kept, read| {
+            kept.tenant == tenant && changes.untouched_since(read, kept.entities(id))
+        });
+        if let Some(kept) = found {
+            return Ok(kept.value);
+        }
+        let user = Arc::new(store.get_user(tenant, id).await?);
+        let kept = OfUser {
+            tenant: tenant.to_string(),
+            value: user.clone(),
+        };
+        cache.keep(&cache.users, id, at, kept);
+        Ok(user)
+    }
+
+    /// Every cache's hits and misses since this application started.
+    pub fn cache_counts(&self) -> Vec<CacheCounts> {
+        self.cache.counts()
     }
 
     /// What a check needs about `user` and the place asked about.
@@ -315,7 +550,10 @@ impl App {
     ) -> AppResult<Facts> {
         let at = self.cache.stamp(&*self.store);
         if consistency == Consistency::Bounded {
-            if let Some(facts) = self.cache.facts(tenant, user, store, company, at) {
+            let cached = self
+                .cache
+                .facts(tenant, user, (store, company), at, &*self.store);
+            if let Some(facts) = cached {
                 return Ok(facts);
             }
         }
@@ -370,10 +608,13 @@ impl App {
         questions
             .iter()
             .map(|q| match q.consistency {
-                Consistency::Bounded => {
-                    self.cache
-                        .facts(tenant, q.user_id, q.store_id.as_deref(), q.company_id, at)
-                }
+                Consistency::Bounded => self.cache.facts(
+                    tenant,
+                    q.user_id,
+                    (q.store_id.as_deref(), q.company_id),
+                    at,
+                    &*self.store,
+                ),
                 Consistency::Full => None,
             })
             .collect()

@@ -54,12 +54,59 @@ pub struct Scope {
     tenant: String,
     actor: Actor,
     authority: Authority,
+    /// A credential confined to one company (a company's SCIM token) sees
+    /// and writes only that company's users and groups.
+    company: Option<Uuid>,
 }
 
 impl Scope {
     /// The tenant this scope is in.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// A scope confined to `company`: a company's SCIM token, holding
+    /// `permissions` for that company's users and groups only.
+    pub(crate) fn confined(
+        tenant: String,
+        actor: Actor,
+        company: Uuid,
+        permissions: Vec<Permission>,
+    ) -> Scope {
+        Scope {
+            tenant,
+            actor,
+            authority: Authority::Permissions(permissions),
+            company: Some(company),
+        }
+    }
+
+    /// 403 for a scope confined to a company: for operations over the
+    /// whole tenant.
+    pub fn require_whole_tenant(&self) -> AppResult<()> {
+        match self.company {
+            None => Ok(()),
+            Some(_) => Err(AppError::Forbidden(
+                "this credential acts only within its company".into(),
+            )),
+        }
+    }
+
+    /// `within` as the scope allows it: a confined scope's own company
+    /// (404 for another one), else `within` as asked.
+    pub fn within(&self, within: Option<Uuid>) -> AppResult<Option<Uuid>> {
+        match (self.company, within) {
+            (Some(own), Some(asked)) if own != asked => {
+                Err(AppError::NotFound("company not found".into()))
+            }
+            (Some(own), _) => Ok(Some(own)),
+            (None, asked) => Ok(asked),
+        }
+    }
+
+    /// The company the credential is confined to, if it is.
+    pub fn company(&self) -> Option<Uuid> {
+        self.company
     }
 
     /// Who the audit log records.
@@ -158,8 +205,16 @@ impl App {
                 TokenError::Invalid => self.not_a_credential(&e.to_string()),
                 TokenError::Expired => AppError::Unauthorized(e.to_string()),
             })?;
+        self.caller_of_session(claims.sid).await
+    }
+
+    /// The caller session `id` stands for while it lasts: revoked or
+    /// expired sessions, and users deactivated, blocked or deleted since,
+    /// are refused (401).
+    pub(crate) async fn caller_of_session(&self, id: Uuid) -> AppResult<Caller> {
+        let now = self.now();
         let session = self
-            .find_session(claims.sid)
+            .find_session(id)
             .await?
             .ok_or_else(|| unauthorized("the session has ended"))?;
         if session.revoked_at.is_some() || session.expires_at <= now {
@@ -245,6 +300,7 @@ impl App {
             tenant: tenant.to_string(),
             actor,
             authority,
+            company: None,
         })
     }
 

@@ -20,6 +20,8 @@ pub mod defaults {
     pub const INVITATION_TTL_SECONDS: u32 = 604_800;
     /// How long a cached credential or check fact may be used, in ms.
     pub const CACHE_STALENESS_MS: u32 = 500;
+    /// How long a console sign-in lasts without a request: 30 minutes.
+    pub const CONSOLE_IDLE_TIMEOUT_SECONDS: u32 = 1_800;
     /// How often expired sessions, invitations and throttles are purged.
     pub const PURGE_INTERVAL_SECONDS: u32 = 3_600;
     /// Consecutive failed sign-ins of one login before it locks.
@@ -28,6 +30,12 @@ pub mod defaults {
     /// Failed sign-ins one client address may make per minute.
     pub const LOGIN_ADDRESS_LIMIT: u32 =
         roster_core::throttle::ThrottlePolicy::DEFAULT.address_per_minute as u32;
+    /// The waits before each retry of a failed webhook delivery, in seconds.
+    pub const WEBHOOK_RETRY_SECONDS: &str = roster_core::events::RetrySchedule::DEFAULT_SECONDS;
+    /// How long one webhook delivery attempt may take, in seconds.
+    pub const WEBHOOK_TIMEOUT_SECONDS: u32 = 10;
+    /// Deliveries in flight to one webhook at once.
+    pub const WEBHOOK_CONCURRENCY: u32 = 8;
 }
 
 /// A secret from configuration: compared in constant time, never printed.
@@ -42,6 +50,11 @@ impl Secret {
     /// Whether `presented` is this secret, in constant time.
     pub fn matches(&self, presented: &str) -> bool {
         roster_core::secret::constant_time_eq(presented.as_bytes(), self.0.as_bytes())
+    }
+
+    /// The secret itself, for the one place that must send it on.
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -74,6 +87,39 @@ pub struct Config {
     /// How long a cached credential or check fact may be used: the bound on
     /// how late another process's change is honoured. Zero: no cache.
     pub cache_staleness: std::time::Duration,
+    /// How events go out (webhooks, NATS).
+    pub events: EventsConfig,
+    /// How long a console sign-in lasts without a request.
+    pub console_idle_timeout: Duration,
+}
+
+/// How events go out (SPEC §8).
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// The waits before each retry of a failed webhook delivery.
+    pub retry: roster_core::events::RetrySchedule,
+    /// Whether webhooks may reach loopback, private and link-local addresses.
+    pub allow_private: bool,
+    /// How long one delivery attempt may take.
+    pub timeout: std::time::Duration,
+    /// Deliveries in flight to one webhook at once (back-pressure: a slow
+    /// endpoint holds only its own).
+    pub concurrency: usize,
+    /// NATS JetStream to publish every event to, if any. Its `Debug` hides
+    /// credentials in the URL.
+    pub nats_url: Option<Secret>,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retry: roster_core::events::RetrySchedule::default(),
+            allow_private: false,
+            timeout: std::time::Duration::from_secs(u64::from(defaults::WEBHOOK_TIMEOUT_SECONDS)),
+            concurrency: defaults::WEBHOOK_CONCURRENCY as usize,
+            nats_url: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -91,6 +137,8 @@ impl Default for Config {
             cache_staleness: std::time::Duration::from_millis(u64::from(
                 defaults::CACHE_STALENESS_MS,
             )),
+            events: EventsConfig::default(),
+            console_idle_timeout: seconds(defaults::CONSOLE_IDLE_TIMEOUT_SECONDS),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Machine credentials (API keys), devices and global accounts.
 
 use roster_core::rules::authority::{conferred_by_key, newly_conferred, user_grants};
-use roster_core::{secret, Account, ApiKey, ApiKeyGrant, Device, Permission};
+use roster_core::{secret, Account, ApiKey, ApiKeyGrant, Device, Permission, Session};
 use roster_store::{Listed, NewApiKey, NewDevice, Page};
 use uuid::Uuid;
 
 use crate::caller::{Caller, Scope};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::passwords::NewPassword;
 use crate::App;
 
@@ -150,6 +150,35 @@ impl Credentials<'_> {
             .store
             .revoke_device(scope.tenant(), id, self.app.now(), scope.actor())
             .await?)
+    }
+
+    /// A user's live sessions (signed in, neither revoked nor expired),
+    /// newest first (VIEW_USERS; 404 for a user of another tenant).
+    pub async fn sessions_of(&self, scope: &Scope, user: Uuid) -> AppResult<Vec<Session>> {
+        scope.require(Permission::ViewUsers)?;
+        scope.require_whole_tenant()?;
+        let app = self.app;
+        app.store.get_user(scope.tenant(), user).await?;
+        Ok(app
+            .store
+            .live_sessions_of(scope.tenant(), user, app.now())
+            .await?)
+    }
+
+    /// Ends one of a user's sessions at once (MANAGE_USERS; 404 unless the
+    /// session is that user's in this tenant).
+    pub async fn revoke_session_of(&self, scope: &Scope, user: Uuid, id: Uuid) -> AppResult<()> {
+        scope.require(Permission::ManageUsers)?;
+        scope.require_whole_tenant()?;
+        let app = self.app;
+        let session = app.store.get_session(id).await?;
+        let theirs = session.is_some_and(|s| {
+            s.tenant.as_deref() == Some(scope.tenant()) && s.user_id == Some(user)
+        });
+        if !theirs {
+            return Err(AppError::NotFound("session not found".into()));
+        }
+        Ok(app.store.revoke_session(id, app.now()).await?)
     }
 
     /// Creates a global account (admin token).

@@ -1,5 +1,5 @@
-//! Housekeeping: the purge of expired sessions, long-expired invitations
-//! and stale sign-in throttles (what is kept, and for how long, is the
+//! Housekeeping: the purge of expired sessions, long-expired invitations,
+//! stale sign-in throttles, sent events and old delivery attempts (what is kept, and for how long, is the
 //! core's `rules::retention`). Every process may run it; the deletes are
 //! idempotent.
 
@@ -14,12 +14,23 @@ use crate::App;
 impl App {
     /// One purge, as of the application's clock.
     pub async fn purge(&self) -> AppResult<Purged> {
-        let purged = self.store.purge(&Cutoffs::at(self.now())).await?;
+        let cutoffs = Cutoffs::at(self.now()).publishing(self.config.events.nats_url.is_some());
+        let purged = self.store.purge(&cutoffs).await?;
+        // Console sign-ins idle past the timeout (their sessions were made
+        // for the console alone and carry no token, so nothing else can
+        // use them).
+        let idle_before = self.now() - self.config.console_idle_timeout;
+        let console = self.store.purge_console_sessions(idle_before).await?;
+        if console > 0 {
+            tracing::info!(console_sessions = console, "purged idle console sign-ins");
+        }
         if !purged.is_empty() {
             tracing::info!(
                 sessions = purged.sessions,
                 invitations = purged.invitations,
                 throttles = purged.throttles,
+                events = purged.events,
+                attempts = purged.attempts,
                 "purged expired records"
             );
         }

@@ -38,8 +38,8 @@ impl From<InvitationRefusal> for AppError {
 }
 
 impl Invitations<'_> {
-    /// Invites an email (MANAGE_USERS); the caller must hold what the
-    /// invited role and account type confer.
+    /// Invites an email (MANAGE_USERS; 400 for a malformed one); the caller
+    /// must hold what the invited role and account type confer.
     pub async fn create(
         &self,
         scope: &Scope,
@@ -48,6 +48,8 @@ impl Invitations<'_> {
         account_type: Option<AccountType>,
     ) -> AppResult<Issued<Invitation>> {
         scope.require(Permission::ManageUsers)?;
+        let email = roster_core::validate::email(&email)
+            .map_err(|message| AppError::field("email", message))?;
         let tenant_role = tenant_role.unwrap_or(TenantRole::Access);
         let account_type = account_type.unwrap_or(AccountType::Regular);
         scope.may_confer(&conferred_by_invitation(tenant_role, account_type))?;

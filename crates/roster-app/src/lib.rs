@@ -23,25 +23,35 @@ pub mod tokens;
 
 pub mod accounts;
 pub mod check;
+pub mod console;
 pub mod credentials;
+pub mod dispatch;
+pub mod groups;
 pub mod housekeeping;
+pub mod imports;
 pub mod invitations;
+pub mod nats;
 pub mod records;
+pub mod scim_tokens;
 pub mod signin;
 pub mod tenancy;
 pub mod users;
+pub mod webhooks;
 
 pub use caller::{Caller, Scope};
-pub use config::{Config, Secret, TrustedProxies};
+pub use config::{Config, EventsConfig, Secret, TrustedProxies};
 pub use error::{AppError, AppResult};
 pub use passwords::NewPassword;
 
 /// The inputs, filters and pages of the operations, as surfaces build them.
 pub mod input {
     pub use roster_core::{NewUser, ProfilePatch, UserPatch};
+    pub use roster_store::user_query;
     pub use roster_store::{
-        CompanyPatch, ContactPatch, Listed, NewAccount, NewCompany, NewContact, NewOrder, NewQuote,
-        NewStore, NewTenant, OrderPatch, Page, QuotePatch, RecordFilter, StorePatch, UserFilter,
+        CompanyPatch, ContactPatch, ContactReplacement, GroupCondition, GroupField, GroupFilter,
+        GroupOrder, ImportJob, Listed, MemberChange, NewAccount, NewCompany, NewContact, NewOrder,
+        NewQuote, NewStore, NewTenant, OrderPatch, Page, QuotePatch, RecordFilter, StorePatch,
+        UserFilter, UserRef,
     };
 }
 

@@ -156,6 +156,13 @@ impl Passwords {
     /// Whether `candidate` matches the stored hash, in constant time; an
     /// unknown user (`None`) is checked against a dummy hash so both take
     /// the same time.
+    /// Roster's Argon2id of a password that just signed in against an
+    /// imported hash, on the pool.
+    pub(crate) async fn rehash(&self, candidate: &str) -> AppResult<String> {
+        let candidate = Password::candidate(candidate);
+        self.run(move || secret::rehash(&candidate)).await
+    }
+
     pub(crate) async fn matches(&self, stored: Option<String>, candidate: &str) -> AppResult<bool> {
         let candidate = Password::candidate(candidate);
         self.run(move || secret::verify_password(stored.as_deref(), &candidate))

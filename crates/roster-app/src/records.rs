@@ -107,6 +107,18 @@ impl Records<'_> {
             .await?)
     }
 
+    /// A user's audit trail: the latest 100 events about the user, newest
+    /// first (VIEW_AUDIT; 404 for a user of another tenant).
+    pub async fn events_of_user(&self, scope: &Scope, user: Uuid) -> AppResult<Vec<AuditEvent>> {
+        scope.require(Permission::ViewAudit)?;
+        scope.require_whole_tenant()?;
+        let store = &self.app.store;
+        store.get_user(scope.tenant(), user).await?;
+        Ok(store
+            .events_of_target(scope.tenant(), &format!("user:{user}"), 100)
+            .await?)
+    }
+
     /// The audit log, oldest first (VIEW_AUDIT).
     pub async fn events(&self, scope: &Scope, page: &Page) -> AppResult<Listed<AuditEvent>> {
         scope.require(Permission::ViewAudit)?;

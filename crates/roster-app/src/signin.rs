@@ -28,6 +28,7 @@ enum Surface {
     Device,
     Login,
     Customer,
+    Console,
 }
 
 impl Surface {
@@ -36,6 +37,7 @@ impl Surface {
             Surface::Device => "pos",
             Surface::Login => "login",
             Surface::Customer => "customer",
+            Surface::Console => "console",
         }
     }
 }
@@ -130,15 +132,30 @@ impl Throttle {
         found: Option<(T, Option<String>)>,
         password: &str,
     ) -> AppResult<Option<T>> {
+        Ok(self
+            .verify_keeping_hash(app, found, password)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    /// [`Self::verify`], answering also the stored hash when it is an
+    /// imported one to replace (see [`SignIn::upgrade`]).
+    async fn verify_keeping_hash<T>(
+        &self,
+        app: &App,
+        found: Option<(T, Option<String>)>,
+        password: &str,
+    ) -> AppResult<Option<(T, Option<String>)>> {
         let (record, hash) = match found {
             Some((record, hash)) => (Some(record), hash),
             None => (None, None),
         };
+        let imported = hash.clone().filter(|h| secret::needs_rehash(h));
         let matches = app.passwords.matches(hash, password).await?;
         match record.filter(|_| matches) {
             Some(record) => {
                 self.succeeded(app).await?;
-                Ok(Some(record))
+                Ok(Some((record, imported)))
             }
             None => {
                 self.failed(app).await?;
@@ -180,16 +197,26 @@ impl SignIn<'_> {
         let tenant = device.tenant;
         let mut throttle = Throttle::new(Surface::Device, Some(&tenant), user_code, client);
         throttle.guard(app).await?;
-        let found = app.store.find_user_by_code(&tenant, user_code).await?;
-        let Some(user) = throttle.verify(app, found, password).await? else {
+        // Only the id and hash before the password is checked: an unknown
+        // code and a wrong password read the same (see `password_by_code`).
+        let found = app.store.password_by_code(&tenant, user_code).await?;
+        let Some((id, imported)) = throttle.verify_keeping_hash(app, found, password).await? else {
             return Err(AppError::Unauthorized("wrong user code or password".into()));
         };
-        may_sign_in_on_device(user.status, user.roles.tenant)
+        self.upgrade(&tenant, id, imported, password).await;
+        let user = app.store.get_user(&tenant, id).await?;
+        let store = device.device.store_id.as_deref();
+        let facts = app
+            .check_facts(&tenant, user.id, store, None, Consistency::Bounded)
+            .await?;
+        // A tenant role of the user's own or of one of its groups.
+        let tenant_role = match &facts.subject {
+            Some(known) => known.subject.held_tenant_role(),
+            None => user.roles.tenant,
+        };
+        may_sign_in_on_device(user.status, tenant_role)
             .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
         if let Some(store) = &device.device.store_id {
-            let facts = app
-                .check_facts(&tenant, user.id, Some(store), None, Consistency::Bounded)
-                .await?;
             let target = Target {
                 store_id: Some(store.clone()),
                 company_id: None,
@@ -233,12 +260,13 @@ impl SignIn<'_> {
         throttle.guard(app).await?;
         let found = app
             .store
-            .find_account_by_email(email)
+            .account_password(email)
             .await?
-            .map(|(account, hash)| (account, Some(hash)));
-        let Some(account) = throttle.verify(app, found, password).await? else {
+            .map(|(id, hash)| (id, Some(hash)));
+        let Some(id) = throttle.verify(app, found, password).await? else {
             return Err(AppError::Unauthorized("wrong email or password".into()));
         };
+        let account = app.store.get_account(id).await?;
         self.issue(SessionKind::Auth, None, account.id, Some(account.id), None)
             .await
     }
@@ -252,24 +280,9 @@ impl SignIn<'_> {
         password: &str,
         client: ClientAddr,
     ) -> AppResult<String> {
-        let app = self.app;
-        app.store.get_tenant(tenant).await?;
-        let mut throttle = Throttle::new(
-            Surface::Customer,
-            Some(tenant),
-            &validate::email_key(username),
-            client,
-        );
-        throttle.guard(app).await?;
-        let found = app.store.find_user_by_email(tenant, username).await?;
-        let Some(user) = throttle.verify(app, found, password).await? else {
-            return Err(AppError::Unauthorized(
-                "the email or password is not correct".into(),
-            ));
-        };
-        if !user.may_act() {
-            return Err(AppError::Unauthorized("the account is locked".into()));
-        }
+        let user = self
+            .by_password(Surface::Customer, tenant, username, password, client)
+            .await?;
         let (token, _) = self
             .issue(
                 SessionKind::Access,
@@ -280,6 +293,78 @@ impl SignIn<'_> {
             )
             .await?;
         Ok(token)
+    }
+
+    /// A tenant user signing in to the console with email and password:
+    /// the user, once the password matched (throttled as the customer
+    /// sign-in is, on a count of its own); 401 for a wrong email or
+    /// password or a locked user.
+    pub async fn console_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> AppResult<User> {
+        self.by_password(Surface::Console, tenant, email, password, client)
+            .await
+    }
+
+    /// The user of `tenant` whose email and password these are, under the
+    /// surface's throttle; an imported hash is replaced on the way.
+    async fn by_password(
+        &self,
+        surface: Surface,
+        tenant: &str,
+        username: &str,
+        password: &str,
+        client: ClientAddr,
+    ) -> AppResult<User> {
+        let app = self.app;
+        app.store.get_tenant(tenant).await?;
+        let mut throttle = Throttle::new(
+            surface,
+            Some(tenant),
+            &validate::email_key(username),
+            client,
+        );
+        throttle.guard(app).await?;
+        let found = app.store.password_by_email(tenant, username).await?;
+        let Some((id, imported)) = throttle.verify_keeping_hash(app, found, password).await? else {
+            return Err(AppError::Unauthorized(
+                "the email or password is not correct".into(),
+            ));
+        };
+        self.upgrade(tenant, id, imported, password).await;
+        let user = app.store.get_user(tenant, id).await?;
+        if !user.may_act() {
+            return Err(AppError::Unauthorized("the account is locked".into()));
+        }
+        Ok(user)
+    }
+
+    /// Replaces an imported hash (`imported`, when the password just matched
+    /// one) with Roster's Argon2id of the password. Best effort: a failure
+    /// is logged and the sign-in goes on, the old hash still verifying.
+    async fn upgrade(&self, tenant: &str, user: Uuid, imported: Option<String>, password: &str) {
+        let Some(old) = imported else { return };
+        let app = self.app;
+        let outcome = match app.passwords.rehash(password).await {
+            Ok(new) => app
+                .store
+                .replace_password_hash(tenant, user, &old, &new)
+                .await
+                .map_err(AppError::from),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(true) => tracing::info!(%user, "replaced an imported password hash with Argon2id"),
+            // Another sign-in or a password change got there first.
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%user, %error, "could not replace an imported password hash")
+            }
+        }
     }
 
     /// Exchanges an auth token for an access token in `tenant`: the
@@ -319,9 +404,8 @@ impl SignIn<'_> {
         let session = match caller {
             Caller::User { session, .. } | Caller::Account { session, .. } => *session,
             Caller::Admin | Caller::ApiKey { .. } => {
-                return Err(AppError::field(
-                    "authorization",
-                    "only access and auth tokens sign out",
+                return Err(AppError::Forbidden(
+                    "only access and auth tokens sign out".into(),
                 ));
             }
         };

@@ -5,7 +5,9 @@
 //! A token names its session (`sid`); Roster itself also checks the session
 //! on every request, so a logout or a revoked device rejects it at once.
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -54,12 +56,23 @@ pub enum TokenError {
     Expired,
 }
 
+/// How often at most a token with an unknown `kid` makes the keys be
+/// re-read. A key another process has just made is found on the first
+/// such token; tokens with made-up `kid`s (anyone can write one) cost a
+/// database read at most this often, however many arrive.
+const UNKNOWN_KID_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Signs and verifies tokens with the database's keys, cached in memory
-/// (keys never change once made; an unknown `kid` reloads them).
+/// (keys never change once made; an unknown `kid` reloads them, at most
+/// once per [`UNKNOWN_KID_RELOAD`]).
 pub struct Tokens {
     store: Arc<dyn Store>,
     kek: Option<KeyEncryptionKey>,
     keys: RwLock<(Vec<Arc<LoadedKey>>, DateTime<Utc>)>,
+    /// When a token with an unknown `kid` last made the keys be re-read.
+    unknown_kid_reload: Mutex<Option<Instant>>,
+    /// How many times the keys were read from the database.
+    reloads: AtomicU64,
 }
 
 fn load(key: SigningKey, kek: Option<&KeyEncryptionKey>) -> Result<LoadedKey, String> {
@@ -169,12 +182,15 @@ impl Tokens {
             store,
             kek,
             keys: RwLock::new((Vec::new(), now)),
+            unknown_kid_reload: Mutex::new(None),
+            reloads: AtomicU64::new(0),
         };
         tokens.reload(now).await?;
         Ok(tokens)
     }
 
     async fn reload(&self, now: DateTime<Utc>) -> AppResult<()> {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         let keys: Vec<Arc<LoadedKey>> = self
             .store
             .signing_keys()
@@ -190,6 +206,21 @@ impl Tokens {
             .collect();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (keys, now);
         Ok(())
+    }
+
+    /// Whether a token with an unknown `kid` may re-read the keys now (and
+    /// if so, notes that it did, so that concurrent ones do not).
+    fn may_reload_for_unknown_kid(&self) -> bool {
+        let mut last = self
+            .unknown_kid_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_RELOAD) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     fn cached(&self) -> (Vec<Arc<LoadedKey>>, DateTime<Utc>) {
@@ -222,7 +253,7 @@ impl Tokens {
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let mut key = self.cached().0.into_iter().find(|k| k.key.kid == kid);
-        if key.is_none() {
+        if key.is_none() && self.may_reload_for_unknown_kid() {
             self.reload(now).await.map_err(|_| TokenError::Invalid)?;
             key = self.cached().0.into_iter().find(|k| k.key.kid == kid);
         }
@@ -262,5 +293,80 @@ impl Tokens {
             })
             .collect();
         Ok(serde_json::json!({ "keys": keys }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{connect, ConnectOptions};
+
+    fn forged(kid: &str) -> String {
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let header = b64(serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": kid}));
+        let claims = b64(serde_json::json!({"iss": ISSUER, "sub": "x"}));
+        format!("{header}.{claims}.c2lnbmF0dXJl")
+    }
+
+    fn claims(now: DateTime<Utc>) -> Claims {
+        Claims {
+            iss: ISSUER.into(),
+            sub: "someone".into(),
+            kind: SessionKind::Access,
+            tid: Some("acme".into()),
+            sid: Uuid::now_v7(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + 600,
+        }
+    }
+
+    #[tokio::test]
+    async fn made_up_kids_cost_one_read_however_many_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+        let store = connect(&ConnectOptions::new(url)).await.unwrap();
+        let now = Utc::now();
+        let tokens = Tokens::new(store, None, now).await.unwrap();
+        let before = tokens.reloads.load(Ordering::Relaxed);
+        for n in 0..50 {
+            let token = forged(&format!("{n:032x}"));
+            assert!(matches!(
+                tokens.verify(&token, now).await,
+                Err(TokenError::Invalid)
+            ));
+        }
+        // One read for the first; the rest fall within the same second
+        // (two if the loop straddled a second on a very slow machine).
+        let reads = tokens.reloads.load(Ordering::Relaxed) - before;
+        assert!((1..=2).contains(&reads), "{reads} reads");
+    }
+
+    #[tokio::test]
+    async fn a_key_another_process_made_verifies_on_its_first_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+        let store = connect(&ConnectOptions::new(url.clone())).await.unwrap();
+        let now = Utc::now();
+        let here = Tokens::new(store.clone(), None, now).await.unwrap();
+        // Another process rotates and signs with the new key at once.
+        let kid = rotate(store.as_ref(), None, now).await.unwrap();
+        let other_store = connect(&ConnectOptions::new(url)).await.unwrap();
+        let there = Tokens::new(other_store, None, now).await.unwrap();
+        let token = there.sign(&claims(now), now).await.unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+            Some(kid.as_str())
+        );
+        assert_eq!(here.verify(&token, now).await.unwrap(), claims_of(&token));
+    }
+
+    fn claims_of(token: &str) -> Claims {
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     }
 }

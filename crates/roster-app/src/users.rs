@@ -6,8 +6,13 @@
 use roster_core::rules::authority::{newly_conferred, user_grants};
 use roster_core::rules::company::{check_company_data, CompanyData, CompanyDataError, Given};
 use roster_core::Grant;
-use roster_core::{CommerceRole, Contact, NewUser, Permission, Target, User, UserPatch};
-use roster_store::{ContactPatch, Listed, NewContact, Page, UserFilter, UserRef};
+use roster_core::{
+    CommerceRole, Contact, ContactType, NewUser, Permission, Target, User, UserPatch,
+};
+use roster_store::user_query::{QueriedUsers, UserQuery};
+use roster_store::{
+    ContactPatch, ContactReplacement, Listed, NewContact, Page, UserFilter, UserRef,
+};
 use uuid::Uuid;
 
 use crate::caller::Scope;
@@ -65,7 +70,7 @@ impl App {
     }
 }
 
-fn grants(user: &NewUser) -> Vec<Grant> {
+pub(crate) fn grants(user: &NewUser) -> Vec<Grant> {
     user_grants(
         user.status,
         user.account_type,
@@ -75,7 +80,7 @@ fn grants(user: &NewUser) -> Vec<Grant> {
     )
 }
 
-fn grants_now(user: &User) -> Vec<Grant> {
+pub(crate) fn grants_now(user: &User) -> Vec<Grant> {
     user_grants(
         user.status,
         user.account_type,
@@ -93,6 +98,14 @@ fn company_data_error(error: CompanyDataError, field: &str) -> AppError {
         CompanyDataError::TelephoneRequired => "telephone",
     };
     AppError::field(format!("{field}.{name}"), error.to_string())
+}
+
+/// Where a read of a user comes from: a read answers from memory when
+/// fresh; a write's read of the current user goes to the database.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Cached,
+    Through,
 }
 
 /// What company data a request gave, and the field it came in (for errors).
@@ -116,12 +129,13 @@ impl Users<'_> {
         within: Option<Uuid>,
     ) -> AppResult<User> {
         right.require_read(scope)?;
-        self.load(scope, id, within).await
+        self.load(scope, id, within, Read::Cached).await
     }
 
     /// Reads a user by its per-tenant number.
     pub async fn get_by_number(&self, scope: &Scope, right: Right, number: i64) -> AppResult<User> {
         right.require_read(scope)?;
+        scope.require_whole_tenant()?;
         Ok(self
             .app
             .store
@@ -148,6 +162,7 @@ impl Users<'_> {
         page: &Page,
     ) -> AppResult<Listed<User>> {
         right.require_read(scope)?;
+        scope.require_whole_tenant()?;
         Ok(self
             .app
             .store
@@ -155,8 +170,58 @@ impl Users<'_> {
             .await?)
     }
 
+    /// The user with this `(source, external_id)`, if any (the store keeps
+    /// the pair unique; the list filters by external id, so every source's
+    /// user with that id is read, at most one per source).
+    pub(crate) async fn by_external_id(
+        &self,
+        scope: &Scope,
+        source: roster_core::Source,
+        external_id: &str,
+    ) -> AppResult<Option<User>> {
+        let filter = UserFilter {
+            external_id: Some(external_id.to_string()),
+            ..UserFilter::default()
+        };
+        let page = Page {
+            after: None,
+            limit: 500,
+        };
+        Ok(self
+            .app
+            .store
+            .list_users(scope.tenant(), &filter, &page)
+            .await?
+            .items
+            .into_iter()
+            .find(|u| u.source == Some(source)))
+    }
+
+    /// The users meeting a directory query (SCIM), sorted and sliced, with
+    /// how many match in all.
+    pub async fn query(
+        &self,
+        scope: &Scope,
+        right: Right,
+        query: &UserQuery,
+    ) -> AppResult<QueriedUsers> {
+        right.require_read(scope)?;
+        if scope.company().is_some() {
+            // A company's credential queries only its company's users.
+            let mut confined = query.clone();
+            confined.company = scope.within(query.company)?;
+            return Ok(self
+                .app
+                .store
+                .query_users(scope.tenant(), &confined)
+                .await?);
+        }
+        Ok(self.app.store.query_users(scope.tenant(), query).await?)
+    }
+
     /// 404 unless `company` is a company of the scope's tenant.
     async fn require_company(&self, scope: &Scope, company: Uuid) -> AppResult<()> {
+        scope.within(Some(company))?;
         self.app.store.get_company(scope.tenant(), company).await?;
         Ok(())
     }
@@ -164,18 +229,28 @@ impl Users<'_> {
     /// The user, for computing what a change grants; `within` requires it to
     /// be a user of that company. Writes check `within` again in the store,
     /// on the locked row: this early read is not the guarantee.
-    async fn load(&self, scope: &Scope, id: Uuid, within: Option<Uuid>) -> AppResult<User> {
+    async fn load(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        within: Option<Uuid>,
+        read: Read,
+    ) -> AppResult<User> {
+        let within = scope.within(within)?;
         if let Some(company) = within {
             self.require_company(scope, company).await?;
         }
-        let user = self.app.store.get_user(scope.tenant(), id).await?;
+        let user = match read {
+            Read::Cached => User::clone(&*self.app.find_user(scope.tenant(), id).await?),
+            Read::Through => self.app.store.get_user(scope.tenant(), id).await?,
+        };
         if within.is_some() && user.company_id != within {
             return Err(AppError::NotFound("user not found".into()));
         }
         Ok(user)
     }
 
-    async fn hash(
+    pub(crate) async fn hash(
         &self,
         password: Option<NewPassword>,
         profile: &roster_core::Profile,
@@ -196,17 +271,52 @@ impl Users<'_> {
         &self,
         scope: &Scope,
         right: Right,
-        mut new: NewUser,
+        new: NewUser,
         password: Option<NewPassword>,
     ) -> AppResult<User> {
+        self.create_with(scope, right, new, password, None).await
+    }
+
+    /// Creates a user with its contacts of some types, in one transaction
+    /// (a directory's create, SCIM).
+    pub async fn create_with_contacts(
+        &self,
+        scope: &Scope,
+        right: Right,
+        new: NewUser,
+        password: Option<NewPassword>,
+        contacts: ContactReplacement,
+    ) -> AppResult<User> {
+        self.create_with(scope, right, new, password, Some(contacts))
+            .await
+    }
+
+    async fn create_with(
+        &self,
+        scope: &Scope,
+        right: Right,
+        mut new: NewUser,
+        password: Option<NewPassword>,
+        contacts: Option<ContactReplacement>,
+    ) -> AppResult<User> {
         right.require_write(scope)?;
+        // A company's credential makes users of its company.
+        new.company_id = scope.within(new.company_id)?;
         scope.may_confer(&newly_conferred(&[], &grants(&new)))?;
         new.password_hash = self.hash(password, &new.profile).await?;
-        Ok(self
-            .app
-            .store
-            .create_user(scope.tenant(), new, scope.actor())
-            .await?)
+        let store = &self.app.store;
+        Ok(match contacts {
+            None => {
+                store
+                    .create_user(scope.tenant(), new, scope.actor())
+                    .await?
+            }
+            Some(contacts) => {
+                store
+                    .create_user_with_contacts(scope.tenant(), new, contacts, scope.actor())
+                    .await?
+            }
+        })
     }
 
     /// Creates a company user (seed 002): company data, when given, needs a
@@ -243,8 +353,35 @@ impl Users<'_> {
         password: Option<NewPassword>,
     ) -> AppResult<User> {
         right.require_write(scope)?;
-        let current = self.load(scope, id, within).await?;
-        self.apply(scope, UserRef::within(id, within), current, patch, password)
+        let current = self.load(scope, id, within, Read::Through).await?;
+        self.apply(
+            scope,
+            UserRef::within(id, within),
+            current,
+            patch,
+            password,
+            None,
+        )
+        .await
+    }
+
+    /// [`Users::update`], replacing the user's contacts of some types in
+    /// the same transaction (a directory's replace, SCIM).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_with_contacts(
+        &self,
+        scope: &Scope,
+        right: Right,
+        id: Uuid,
+        within: Option<Uuid>,
+        patch: UserPatch,
+        password: Option<NewPassword>,
+        contacts: ContactReplacement,
+    ) -> AppResult<User> {
+        right.require_write(scope)?;
+        let current = self.load(scope, id, within, Read::Through).await?;
+        let target = UserRef::within(id, within);
+        self.apply(scope, target, current, patch, password, Some(contacts))
             .await
     }
 
@@ -258,15 +395,26 @@ impl Users<'_> {
         current: User,
         mut patch: UserPatch,
         password: Option<NewPassword>,
+        contacts: Option<ContactReplacement>,
     ) -> AppResult<User> {
+        let target = UserRef::within(target.id, scope.within(target.company)?);
+        if scope.company().is_some() && patch.company_id.is_some_and(|c| c != scope.company()) {
+            return Err(AppError::Forbidden(
+                "a company's credential cannot move users out of the company".into(),
+            ));
+        }
         let next = patch.clone().apply_to(&current);
         scope.may_confer(&newly_conferred(&grants_now(&current), &grants(&next)))?;
         patch.password_hash = self.hash(password, &next.profile).await?;
-        Ok(self
-            .app
-            .store
-            .update_user(scope.tenant(), target, patch, scope.actor())
-            .await?)
+        let (store, tenant, actor) = (&self.app.store, scope.tenant(), scope.actor());
+        Ok(match contacts {
+            None => store.update_user(tenant, target, patch, actor).await?,
+            Some(contacts) => {
+                store
+                    .update_user_with_contacts(tenant, target, patch, contacts, actor)
+                    .await?
+            }
+        })
     }
 
     /// Changes a company user (seed 002): company data set by the change
@@ -282,7 +430,7 @@ impl Users<'_> {
         change: CompanyDataChange<'_>,
     ) -> AppResult<User> {
         Right::CompanyUsers.require_write(scope)?;
-        let current = self.load(scope, id, None).await?;
+        let current = self.load(scope, id, None, Read::Through).await?;
         let next = patch.clone().apply_to(&current);
         check_company_data(&CompanyData {
             company_id: next.company_id,
@@ -291,7 +439,8 @@ impl Users<'_> {
             given: change.given,
         })
         .map_err(|e| company_data_error(e, change.field))?;
-        self.apply(scope, id.into(), current, patch, password).await
+        self.apply(scope, id.into(), current, patch, password, None)
+            .await
     }
 
     /// Moves a user under another of the same company (seed 002); the store
@@ -315,23 +464,10 @@ impl Users<'_> {
         password: Option<NewPassword>,
     ) -> AppResult<(User, bool)> {
         right.require_write(scope)?;
+        scope.require_whole_tenant()?;
         let existing = match (&new.source, &new.external_id) {
             (Some(source), Some(external_id)) => {
-                let filter = UserFilter {
-                    external_id: Some(external_id.clone()),
-                    ..UserFilter::default()
-                };
-                let page = Page {
-                    after: None,
-                    limit: 500,
-                };
-                self.app
-                    .store
-                    .list_users(scope.tenant(), &filter, &page)
-                    .await?
-                    .items
-                    .into_iter()
-                    .find(|u| u.source == Some(*source))
+                self.by_external_id(scope, *source, external_id).await?
             }
             _ => None,
         };
@@ -349,6 +485,10 @@ impl Users<'_> {
     /// lock, its quotes and orders stay.
     pub async fn delete(&self, scope: &Scope, right: Right, id: Uuid) -> AppResult<()> {
         right.require_write(scope)?;
+        if scope.company().is_some() {
+            // 404 for a user outside the credential's company.
+            self.load(scope, id, None, Read::Through).await?;
+        }
         Ok(self
             .app
             .store
@@ -366,7 +506,7 @@ impl Users<'_> {
         role: CommerceRole,
     ) -> AppResult<User> {
         Right::CompanyUsers.require_write(scope)?;
-        let current = self.load(scope, id, Some(within)).await?;
+        let current = self.load(scope, id, Some(within), Read::Through).await?;
         let mut roles = current.roles.clone();
         roles.commerce.push(role);
         let next = user_grants(
@@ -412,6 +552,26 @@ impl Users<'_> {
             .await?)
     }
 
+    /// Makes the user's active contacts of these types exactly `wanted`
+    /// (a directory's replace: SCIM `emails`, `phoneNumbers`); the user's
+    /// contacts, oldest first.
+    pub async fn replace_contacts(
+        &self,
+        scope: &Scope,
+        right: Right,
+        user: UserRef,
+        kinds: &[ContactType],
+        wanted: Vec<NewContact>,
+    ) -> AppResult<Vec<Contact>> {
+        right.require_write(scope)?;
+        let user = UserRef::within(user.id, scope.within(user.company)?);
+        Ok(self
+            .app
+            .store
+            .replace_contacts(scope.tenant(), user, kinds, wanted, scope.actor())
+            .await?)
+    }
+
     /// The contacts of these users, oldest first.
     pub async fn contacts_of(
         &self,
@@ -420,6 +580,18 @@ impl Users<'_> {
         users: &[Uuid],
     ) -> AppResult<Vec<Contact>> {
         right.require_read(scope)?;
+        if scope.company().is_some() {
+            // Only the contacts of the company's users.
+            let mut visible = Vec::with_capacity(users.len());
+            for &id in users {
+                match self.load(scope, id, None, Read::Cached).await {
+                    Ok(_) => visible.push(id),
+                    Err(AppError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(self.app.store.contacts_of(scope.tenant(), &visible).await?);
+        }
         Ok(self.app.store.contacts_of(scope.tenant(), users).await?)
     }
 
@@ -467,6 +639,52 @@ impl Users<'_> {
                 UserRef::within(user, Some(within)),
                 id,
                 patch,
+                scope.actor(),
+            )
+            .await?)
+    }
+
+    /// Adds a contact to any user of the tenant (MANAGE_USERS; a confined
+    /// scope's company only); a new primary unsets the previous one.
+    pub async fn add_contact_of(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        mut new: NewContact,
+    ) -> AppResult<Contact> {
+        Right::Users.require_write(scope)?;
+        let within = scope.within(None)?;
+        new.value = roster_core::validate::contact_value(new.contact_type, &new.value)
+            .map_err(|message| AppError::field("value", message))?;
+        Ok(self
+            .app
+            .store
+            .add_contact(
+                scope.tenant(),
+                UserRef::within(user, within),
+                new,
+                scope.actor(),
+            )
+            .await?)
+    }
+
+    /// Makes an active contact of any user of the tenant the primary of
+    /// its type (MANAGE_USERS; 409 when inactive).
+    pub async fn set_primary_contact_of(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        id: Uuid,
+    ) -> AppResult<Contact> {
+        Right::Users.require_write(scope)?;
+        let within = scope.within(None)?;
+        Ok(self
+            .app
+            .store
+            .set_primary_contact(
+                scope.tenant(),
+                UserRef::within(user, within),
+                id,
                 scope.actor(),
             )
             .await?)

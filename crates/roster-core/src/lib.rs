@@ -2,6 +2,8 @@
 //! credentials, the rules that validate them, and the permission map that
 //! `check` evaluates. Nothing here knows about HTTP or SQL.
 
+pub mod events;
+pub mod foreign_hash;
 pub mod model;
 pub mod permission;
 pub mod rules;

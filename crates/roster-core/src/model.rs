@@ -1,4 +1,8 @@
 //! The core records and their vocabularies (SPEC §1).
+//!
+//! The records serialise (never deserialise) in the `/v1` shape: that is
+//! the `data` of the events Roster sends out (SPEC §8), written by the store
+//! in the change's transaction. None of them holds a secret.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,10 +14,26 @@ macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
+
+        // The schema is written from `ALL` and `as_str`, the same names
+        // `parse` and serde accept: utoipa's derive cannot read a
+        // `serde(rename)` whose value comes through a macro, and documented
+        // the Rust names instead.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(Self::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             /// Every value, in declaration order.
@@ -77,8 +97,9 @@ vocabulary!(
     AccountType { Full = "FULL", Regular = "REGULAR", Support = "SUPPORT", Integration = "INTEGRATION" }
 );
 vocabulary!(
-    /// Where a user's or contact's `external_id` comes from.
-    Source { Reten = "RETEN", Integration = "INTEGRATION" }
+    /// Where a user's or contact's `external_id` comes from: the platform
+    /// itself, an integration, SCIM provisioning or a bulk import.
+    Source { Reten = "RETEN", Integration = "INTEGRATION", Scim = "SCIM", Import = "IMPORT" }
 );
 vocabulary!(
     /// How a contact reaches a user (seed 000).
@@ -98,7 +119,7 @@ vocabulary!(
 );
 
 /// The isolation boundary.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Tenant {
     pub uid: String,
     pub name: String,
@@ -107,7 +128,7 @@ pub struct Tenant {
 }
 
 /// A selling location of a tenant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Store {
     pub id: String,
     pub number: i64,
@@ -118,7 +139,7 @@ pub struct Store {
 }
 
 /// An organisation of a tenant: a B2B buyer, a supplier or a retailer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Company {
     pub id: Uuid,
     pub number: i64,
@@ -131,12 +152,13 @@ pub struct Company {
 }
 
 /// A person or machine known to one tenant, with its roles and store access.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct User {
     pub id: Uuid,
     pub number: i64,
     pub company_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
+    #[serde(flatten)]
     pub profile: Profile,
     pub external_id: Option<String>,
     pub source: Option<Source>,
@@ -145,6 +167,7 @@ pub struct User {
     pub default_store_id: Option<String>,
     pub account_id: Option<Uuid>,
     pub has_password: bool,
+    #[serde(flatten)]
     pub roles: Roles,
     pub store_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -161,7 +184,7 @@ impl User {
 }
 
 /// The descriptive fields of a user: every one optional.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Profile {
     pub name: Option<String>,
     pub first_name: Option<String>,
@@ -180,16 +203,20 @@ pub struct Profile {
 
 /// The roles a user holds, one field per vocabulary. Commerce and
 /// organisation roles apply in the user's company.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Roles {
+    #[serde(rename = "tenant_role")]
     pub tenant: Option<TenantRole>,
+    #[serde(rename = "partner_role")]
     pub partner: Option<PartnerRole>,
+    #[serde(rename = "roles")]
     pub commerce: Vec<CommerceRole>,
+    #[serde(rename = "org_role")]
     pub org: Option<OrgRole>,
 }
 
 /// A way to reach a user. At most one active primary per type per user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Contact {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -224,25 +251,28 @@ pub struct Account {
 }
 
 /// A tenant's machine credential: a set of permissions, or one user's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiKey {
     pub id: Uuid,
     pub name: String,
+    #[serde(flatten)]
     pub grant: ApiKeyGrant,
     pub created_at: DateTime<Utc>,
 }
 
-/// What an API key acts as.
-#[derive(Debug, Clone, PartialEq)]
+/// What an API key acts as (serialised as `permissions` or `user_id`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum ApiKeyGrant {
     /// Exactly these tenant-wide permissions.
+    #[serde(rename = "permissions")]
     Permissions(Vec<crate::Permission>),
     /// Exactly this user of the tenant, with that user's permissions.
+    #[serde(rename = "user_id")]
     User(Uuid),
 }
 
 /// A quote owned by a company user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Quote {
     pub id: Uuid,
     pub company_id: Uuid,
@@ -255,7 +285,7 @@ pub struct Quote {
 }
 
 /// An order placed by a company user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Order {
     pub id: Uuid,
     pub company_id: Uuid,
@@ -288,6 +318,8 @@ pub enum Actor {
     User(Uuid),
     /// An account acting for itself.
     Account(Uuid),
+    /// A company's SCIM token, provisioning that company's users.
+    ScimToken(Uuid),
 }
 
 impl std::fmt::Display for Actor {
@@ -297,12 +329,13 @@ impl std::fmt::Display for Actor {
             Actor::ApiKey(id) => write!(f, "api_key:{id}"),
             Actor::User(id) => write!(f, "user:{id}"),
             Actor::Account(id) => write!(f, "account:{id}"),
+            Actor::ScimToken(id) => write!(f, "scim_token:{id}"),
         }
     }
 }
 
 /// A till or terminal onboarded to a tenant; users sign in on it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Device {
     pub id: Uuid,
     pub name: String,
@@ -346,7 +379,7 @@ pub struct SigningKey {
 }
 
 /// An email invited into a tenant with a role; its token is single-use.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Invitation {
     pub id: Uuid,
     pub tenant: String,
@@ -369,4 +402,87 @@ impl std::fmt::Debug for SigningKey {
             .field("retired_at", &self.retired_at)
             .finish()
     }
+}
+
+/// A tenant's subscription to its events, delivered by signed POSTs. Its
+/// secret is not part of it: shown once when made, kept sealed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub description: Option<String>,
+    /// The event type filters (`roster.user.*`); empty: every event.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why Roster disabled it (its deliveries kept failing), if it did.
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+vocabulary!(
+    /// What became of one delivery attempt.
+    DeliveryOutcome { Delivered = "delivered", Retrying = "retrying", Failed = "failed" }
+);
+
+/// One attempt to deliver one event to one webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAttempt {
+    pub event_id: String,
+    pub attempt: u32,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+    pub outcome: DeliveryOutcome,
+}
+
+/// A tenant's (or one company's) named set of users carrying role grants:
+/// every member holds them (SPEC §8). A company's group counts only for
+/// members of that company; its commerce roles apply there. A tenant-wide
+/// group's commerce roles apply in each member's own company, and its
+/// `store_ids` scope an `ACCESS` tenant role as a user's do (none: every
+/// store). Groups are also the SCIM Groups (the same id).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub company_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub tenant_role: Option<TenantRole>,
+    pub roles: Vec<CommerceRole>,
+    pub store_ids: Vec<String>,
+    pub member_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Group {
+    /// What membership grants, as the check sees it.
+    pub fn grants(&self) -> crate::permission::GroupGrants {
+        crate::permission::GroupGrants {
+            name: self.name.clone(),
+            company_id: self.company_id,
+            tenant_role: self.tenant_role,
+            commerce_roles: self.roles.clone(),
+            store_ids: self.store_ids.clone(),
+        }
+    }
+}
+
+/// One member of a group, as a list of members shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupMember {
+    pub user_id: Uuid,
+    /// The user's display name, name or email, whichever it has first.
+    pub display: Option<String>,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A company's SCIM token (its secret is shown once, kept as a hash): it
+/// provisions only that company's users and groups.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScimToken {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub created_at: DateTime<Utc>,
 }

@@ -23,6 +23,7 @@ vocabulary!(
         ManageDevices = "MANAGE_DEVICES",
         ManageApiKeys = "MANAGE_API_KEYS",
         ViewAudit = "VIEW_AUDIT",
+        ManageWebhooks = "MANAGE_WEBHOOKS",
         ManageCatalog = "MANAGE_CATALOG",
         ViewStore = "VIEW_STORE",
         ManageStore = "MANAGE_STORE",
@@ -56,7 +57,7 @@ impl Permission {
         use Permission::*;
         match self {
             ManageTenant | ManageUsers | ViewUsers | ManageCommerces | ManageStores
-            | ManageDevices | ManageApiKeys | ViewAudit => PermissionScope::Tenant,
+            | ManageDevices | ManageApiKeys | ViewAudit | ManageWebhooks => PermissionScope::Tenant,
             ManageCatalog | ViewStore | ManageStore | UsePos => PermissionScope::Store,
             ManageCommerceUsers | PlaceOrders | ViewOrders | ViewInvoices | ManagePayments
             | CustomerService | ManageOrgUsers | ManageCampaigns | ViewCampaigns => {
@@ -115,12 +116,40 @@ pub struct Subject {
     pub tenant_store_count: i64,
     /// How many companies the tenant has, likewise.
     pub tenant_company_count: i64,
+    /// The groups the user is a member of, each with what it grants.
+    pub groups: Vec<GroupGrants>,
+}
+
+/// What one group grants its members (see [`crate::Group`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupGrants {
+    /// The group's name, as shown in reasons: `group Cashiers: …`.
+    pub name: String,
+    /// A company's group: it counts only while the member is in it.
+    pub company_id: Option<Uuid>,
+    /// `ADMIN`, `BACKOFFICE` or `ACCESS` (a group never blocks).
+    pub tenant_role: Option<TenantRole>,
+    /// Commerce roles, in the group's company, else the member's.
+    pub commerce_roles: Vec<CommerceRole>,
+    /// The stores an `ACCESS` role covers; none: every store.
+    pub store_ids: Vec<String>,
 }
 
 impl Subject {
     /// Whether the user may act at all (see [`crate::User::may_act`]).
     pub fn may_act(&self) -> bool {
         crate::rules::standing::may_act(self.status, self.tenant_role)
+    }
+
+    /// The tenant role the user holds: its own, else one a group of it
+    /// grants (a company's group only while the user is in that company).
+    pub fn held_tenant_role(&self) -> Option<TenantRole> {
+        self.tenant_role.or_else(|| {
+            self.groups
+                .iter()
+                .filter(|g| g.company_id.is_none() || g.company_id == self.company_id)
+                .find_map(|g| g.tenant_role.filter(|r| *r != TenantRole::Blocked))
+        })
     }
 }
 
@@ -153,88 +182,143 @@ impl Decision {
     }
 }
 
-/// The grants of a user's roles: the permission map of SPEC §1.
+/// The grants of a user's roles and of its groups' roles: the permission
+/// map of SPEC §1.
 pub fn grants_of(subject: &Subject) -> Vec<Grant> {
-    use Permission::*;
     let mut grants = Vec::new();
-    let own_stores = || Coverage::Stores(subject.store_ids.clone());
-    match subject.tenant_role {
-        Some(TenantRole::Admin) => grants.push(Grant {
-            source: "tenant role ADMIN".into(),
-            permissions: Permission::ALL,
-            coverage: Coverage::Everywhere,
-        }),
-        Some(TenantRole::Backoffice) => {
-            grants.push(Grant {
-                source: "tenant role BACKOFFICE".into(),
-                permissions: &[ViewUsers],
-                coverage: Coverage::Tenant,
-            });
-            grants.push(Grant {
-                source: "tenant role BACKOFFICE".into(),
-                permissions: &[ManageCatalog, ViewStore, UsePos],
-                coverage: Coverage::AllStores,
-            });
-        }
-        Some(TenantRole::Access) => grants.push(Grant {
-            source: "tenant role ACCESS".into(),
-            permissions: &[UsePos],
-            coverage: if subject.store_ids.is_empty() {
-                Coverage::AllStores
-            } else {
-                own_stores()
-            },
-        }),
-        Some(TenantRole::Blocked) | None => {}
-    }
-    if let Some(role) = subject.partner_role {
-        let permissions: &'static [Permission] = match role {
-            PartnerRole::Manager | PartnerRole::Api => &[ViewStore, ManageStore],
-            PartnerRole::Viewer => &[ViewStore],
-        };
-        grants.push(Grant {
-            source: format!("partner role {role}"),
-            permissions,
-            coverage: own_stores(),
-        });
-    }
-    if let Some(company) = subject.company_id {
-        for role in &subject.commerce_roles {
-            let permissions: &'static [Permission] = match role {
-                CommerceRole::Owner => COMMERCE_PERMISSIONS,
-                CommerceRole::Admin => &[ManageCommerceUsers, ViewOrders],
-                CommerceRole::Orders | CommerceRole::CommerceRep => &[PlaceOrders, ViewOrders],
-                CommerceRole::Finance => &[ViewInvoices, ManagePayments],
-                CommerceRole::Attention => &[CustomerService],
-                CommerceRole::Other => &[],
-            };
-            grants.push(Grant {
-                source: format!("commerce role {role}"),
-                permissions,
-                coverage: Coverage::Company(company),
-            });
-        }
-        if let Some(role) = subject.org_role {
-            let permissions: &'static [Permission] = match role {
-                OrgRole::Admin => &[ManageOrgUsers, ManageCampaigns, ViewCampaigns],
-                OrgRole::Manager => &[ManageCampaigns, ViewCampaigns],
-                OrgRole::Member => &[ViewCampaigns],
-            };
-            grants.push(Grant {
-                source: format!("organisation role {role}"),
-                permissions,
-                coverage: Coverage::Company(company),
-            });
-        }
-    }
+    let own = Held {
+        tenant_role: subject.tenant_role,
+        partner_role: subject.partner_role,
+        commerce_roles: &subject.commerce_roles,
+        org_role: subject.org_role,
+        company_id: subject.company_id,
+        store_ids: &subject.store_ids,
+    };
+    own.grants("", &mut grants);
     if subject.account_type == AccountType::Full {
         grants.push(Grant {
             source: "account type FULL".into(),
-            permissions: &[ManageDevices],
+            permissions: &[Permission::ManageDevices],
             coverage: Coverage::Tenant,
         });
     }
+    for group in &subject.groups {
+        if group.company_id.is_some() && group.company_id != subject.company_id {
+            // A company's group counts only for members of that company.
+            continue;
+        }
+        group_grants(group, subject.company_id, &mut grants);
+    }
     grants
+}
+
+/// What `group` grants a member whose company is `member_company`: its
+/// tenant role, and its commerce roles in its own company or else the
+/// member's (none without a company).
+pub fn group_grants(group: &GroupGrants, member_company: Option<Uuid>, grants: &mut Vec<Grant>) {
+    let held = Held {
+        // A group never blocks: BLOCKED is refused when a group is made.
+        tenant_role: group.tenant_role.filter(|r| *r != TenantRole::Blocked),
+        partner_role: None,
+        commerce_roles: &group.commerce_roles,
+        org_role: None,
+        company_id: group.company_id.or(member_company),
+        store_ids: &group.store_ids,
+    };
+    held.grants(&format!("group {}: ", group.name), grants);
+}
+
+/// What a commerce role grants in its company.
+pub fn commerce_permissions(role: CommerceRole) -> &'static [Permission] {
+    use Permission::*;
+    match role {
+        CommerceRole::Owner => COMMERCE_PERMISSIONS,
+        CommerceRole::Admin => &[ManageCommerceUsers, ViewOrders],
+        CommerceRole::Orders | CommerceRole::CommerceRep => &[PlaceOrders, ViewOrders],
+        CommerceRole::Finance => &[ViewInvoices, ManagePayments],
+        CommerceRole::Attention => &[CustomerService],
+        CommerceRole::Other => &[],
+    }
+}
+
+/// Roles held, by a user or through a group, and where they apply.
+struct Held<'a> {
+    tenant_role: Option<TenantRole>,
+    partner_role: Option<PartnerRole>,
+    commerce_roles: &'a [CommerceRole],
+    org_role: Option<OrgRole>,
+    company_id: Option<Uuid>,
+    store_ids: &'a [String],
+}
+
+impl Held<'_> {
+    /// Appends what these roles grant, each grant's source prefixed by
+    /// `prefix` (empty for a user's own roles).
+    fn grants(&self, prefix: &str, grants: &mut Vec<Grant>) {
+        use Permission::*;
+        let own_stores = || Coverage::Stores(self.store_ids.to_vec());
+        match self.tenant_role {
+            Some(TenantRole::Admin) => grants.push(Grant {
+                source: format!("{prefix}tenant role ADMIN"),
+                permissions: Permission::ALL,
+                coverage: Coverage::Everywhere,
+            }),
+            Some(TenantRole::Backoffice) => {
+                grants.push(Grant {
+                    source: format!("{prefix}tenant role BACKOFFICE"),
+                    permissions: &[ViewUsers],
+                    coverage: Coverage::Tenant,
+                });
+                grants.push(Grant {
+                    source: format!("{prefix}tenant role BACKOFFICE"),
+                    permissions: &[ManageCatalog, ViewStore, UsePos],
+                    coverage: Coverage::AllStores,
+                });
+            }
+            Some(TenantRole::Access) => grants.push(Grant {
+                source: format!("{prefix}tenant role ACCESS"),
+                permissions: &[UsePos],
+                coverage: if self.store_ids.is_empty() {
+                    Coverage::AllStores
+                } else {
+                    own_stores()
+                },
+            }),
+            Some(TenantRole::Blocked) | None => {}
+        }
+        if let Some(role) = self.partner_role {
+            let permissions: &'static [Permission] = match role {
+                PartnerRole::Manager | PartnerRole::Api => &[ViewStore, ManageStore],
+                PartnerRole::Viewer => &[ViewStore],
+            };
+            grants.push(Grant {
+                source: format!("{prefix}partner role {role}"),
+                permissions,
+                coverage: own_stores(),
+            });
+        }
+        if let Some(company) = self.company_id {
+            for role in self.commerce_roles {
+                grants.push(Grant {
+                    source: format!("{prefix}commerce role {role}"),
+                    permissions: commerce_permissions(*role),
+                    coverage: Coverage::Company(company),
+                });
+            }
+            if let Some(role) = self.org_role {
+                let permissions: &'static [Permission] = match role {
+                    OrgRole::Admin => &[ManageOrgUsers, ManageCampaigns, ViewCampaigns],
+                    OrgRole::Manager => &[ManageCampaigns, ViewCampaigns],
+                    OrgRole::Member => &[ViewCampaigns],
+                };
+                grants.push(Grant {
+                    source: format!("{prefix}organisation role {role}"),
+                    permissions,
+                    coverage: Coverage::Company(company),
+                });
+            }
+        }
+    }
 }
 
 /// Decides whether `subject` holds `permission` at `target`.
@@ -268,7 +352,7 @@ pub fn evaluate_with(
         grants
             .iter()
             .find(|g| pred(&g.coverage))
-            .map(|g| g.source.clone())
+            .map(|g| g.source.as_str())
     };
     let found = match permission.scope() {
         PermissionScope::Tenant => {
@@ -292,7 +376,7 @@ pub fn evaluate_with(
                         .collect();
                     let every = subject.tenant_store_count > 0
                         && covered.len() as i64 >= subject.tenant_store_count;
-                    every.then(|| "held on every store of the tenant".to_string())
+                    every.then_some("held on every store of the tenant")
                 }),
         },
         PermissionScope::Company => match target.company_id {
@@ -306,7 +390,7 @@ pub fn evaluate_with(
                     && grants
                         .iter()
                         .any(|g| matches!(g.coverage, Coverage::Company(_)));
-                every.then(|| "held in every company of the tenant".to_string())
+                every.then_some("held in every company of the tenant")
             }),
         },
     };
@@ -362,6 +446,7 @@ mod tests {
             store_ids: vec![],
             tenant_store_count: 2,
             tenant_company_count: 2,
+            groups: Vec::new(),
         }
     }
 
@@ -522,5 +607,103 @@ mod tests {
             let _ = p.scope();
         }
         assert_eq!(Permission::parse("manage_users"), None);
+    }
+
+    fn group(name: &str, company: Option<Uuid>) -> GroupGrants {
+        GroupGrants {
+            name: name.into(),
+            company_id: company,
+            tenant_role: None,
+            commerce_roles: vec![],
+            store_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn members_hold_their_groups_grants_and_the_reason_names_the_group() {
+        let cashiers = GroupGrants {
+            tenant_role: Some(TenantRole::Access),
+            store_ids: vec!["s1".into()],
+            ..group("Cashiers", None)
+        };
+        let s = Subject {
+            groups: vec![cashiers],
+            ..subject()
+        };
+        let at_s1 = evaluate(&s, Permission::UsePos, &at_store("s1"));
+        assert!(at_s1.allowed);
+        assert!(
+            at_s1.reason.contains("group Cashiers: tenant role ACCESS"),
+            "{}",
+            at_s1.reason
+        );
+        assert!(!evaluate(&s, Permission::UsePos, &at_store("s2")).allowed);
+        // Not a member: nothing.
+        assert!(!evaluate(&subject(), Permission::UsePos, &at_store("s1")).allowed);
+    }
+
+    #[test]
+    fn a_groups_commerce_roles_apply_in_its_company_or_the_members() {
+        let (own, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let in_company = |c: Uuid| Target {
+            store_id: None,
+            company_id: Some(c),
+        };
+        let buyers = GroupGrants {
+            commerce_roles: vec![CommerceRole::Orders],
+            ..group("Buyers", None)
+        };
+        let member = Subject {
+            company_id: Some(own),
+            groups: vec![buyers.clone()],
+            ..subject()
+        };
+        assert!(evaluate(&member, Permission::PlaceOrders, &in_company(own)).allowed);
+        assert!(!evaluate(&member, Permission::PlaceOrders, &in_company(other)).allowed);
+        // Without a company, a tenant-wide group's commerce roles grant nothing.
+        let loner = Subject {
+            groups: vec![buyers],
+            ..subject()
+        };
+        assert!(!evaluate(&loner, Permission::PlaceOrders, &in_company(own)).allowed);
+        // A company's group counts only for members of that company.
+        let finance = GroupGrants {
+            commerce_roles: vec![CommerceRole::Finance],
+            tenant_role: Some(TenantRole::Backoffice),
+            ..group("Finance", Some(other))
+        };
+        let moved = Subject {
+            company_id: Some(own),
+            groups: vec![finance.clone()],
+            ..subject()
+        };
+        assert!(!evaluate(&moved, Permission::ViewInvoices, &in_company(other)).allowed);
+        assert!(!evaluate(&moved, Permission::ViewUsers, &Target::default()).allowed);
+        let stayed = Subject {
+            company_id: Some(other),
+            groups: vec![finance],
+            ..subject()
+        };
+        assert!(evaluate(&stayed, Permission::ViewInvoices, &in_company(other)).allowed);
+    }
+
+    #[test]
+    fn a_group_never_unblocks_or_revives() {
+        let admins = GroupGrants {
+            tenant_role: Some(TenantRole::Admin),
+            ..group("Admins", None)
+        };
+        let blocked = Subject {
+            tenant_role: Some(TenantRole::Blocked),
+            groups: vec![admins.clone()],
+            ..subject()
+        };
+        assert!(!evaluate(&blocked, Permission::ManageUsers, &Target::default()).allowed);
+        let inactive = Subject {
+            status: UserStatus::Inactive,
+            groups: vec![admins],
+            ..subject()
+        };
+        assert!(!evaluate(&inactive, Permission::ManageUsers, &Target::default()).allowed);
     }
 }

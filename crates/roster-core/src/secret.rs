@@ -72,6 +72,12 @@ pub fn verify_password(stored: Option<&str>, candidate: &Password) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password(&Password("dummy password for timing".into())));
     let (hash, real) = match stored {
+        // A hash kept from an import (`imported:<format>:...`) is checked
+        // in its own format; the sign-in then replaces it.
+        Some(hash) if hash.starts_with(crate::foreign_hash::TAG) => {
+            return crate::foreign_hash::ForeignHash::from_stored(hash)
+                .is_some_and(|foreign| foreign.verify(&candidate.0));
+        }
         Some(hash) => (hash, true),
         None => (dummy.as_str(), false),
     };
@@ -82,6 +88,18 @@ pub fn verify_password(stored: Option<&str>, candidate: &Password) -> bool {
         .verify_password(candidate.0.as_bytes(), &parsed)
         .is_ok();
     ok && real
+}
+
+/// Whether a stored hash is not Roster's own (one kept from an import),
+/// so a successful sign-in should replace it with Argon2id.
+pub fn needs_rehash(stored: &str) -> bool {
+    stored.starts_with(crate::foreign_hash::TAG)
+}
+
+/// Hashes a password that already signed in (replacing an imported hash):
+/// it is the user's password as it is, so no strength policy applies.
+pub fn rehash(candidate: &Password) -> String {
+    hash_password(candidate)
 }
 
 /// A new random token with a readable prefix, and the hash to store.

@@ -207,6 +207,24 @@ impl UserPatch {
 }
 
 impl NewUser {
+    /// Company roles need a company: commerce roles (seed 000/002) and the
+    /// organisation role (seed 004) apply in the user's company.
+    pub fn check_company_roles(&self) -> Result<(), crate::validate::FieldError> {
+        if !self.roles.commerce.is_empty() && self.company_id.is_none() {
+            return Err(crate::validate::FieldError::new(
+                "roles",
+                "commerce roles need the user to have a company_id",
+            ));
+        }
+        if self.roles.org.is_some() && self.company_id.is_none() {
+            return Err(crate::validate::FieldError::new(
+                "org_role",
+                "an organisation role needs the user to have a company_id",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether this next state of `current` changes anything stored: a
     /// field, a role, the store set (roles and stores compared as sets, as
     /// they are stored), or the password (a new hash always differs from

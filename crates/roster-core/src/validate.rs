@@ -103,12 +103,14 @@ pub fn store_code(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// A required free text: trimmed, not empty, at most `max` characters.
+/// A required free text: not empty once trimmed, at most `max` characters
+/// as sent (JSON Schema's `maxLength`, which the document states), kept
+/// trimmed.
 pub fn text(value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         Err("must not be empty".into())
-    } else if trimmed.chars().count() > max {
+    } else if value.chars().count() > max {
         Err(format!("must be at most {max} characters"))
     } else {
         Ok(trimmed.to_string())
@@ -210,8 +212,9 @@ pub fn mobile_in_country(mobile: &str, country: &str) -> Result<(String, String)
     Ok((formatted, alpha2))
 }
 
-/// The ISO 639-1 language codes (the 183 of the standard plus `sh`).
-const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu";
+/// The ISO 639-1 language codes (the 183 of the standard plus `sh`),
+/// space-separated and sorted: what [`language_code`] accepts.
+pub const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu";
 
 /// An ISO 639-1 language code, lowercase, such as `en`.
 pub fn language_code(value: &str) -> Result<String, String> {

@@ -55,6 +55,7 @@ fn scope(p: Permission) -> Scope {
         ManageDevices => Scope::Tenant,
         ManageApiKeys => Scope::Tenant,
         ViewAudit => Scope::Tenant,
+        ManageWebhooks => Scope::Tenant,
         ManageCatalog => Scope::Store,
         ViewStore => Scope::Store,
         ManageStore => Scope::Store,
@@ -310,6 +311,7 @@ fn cases() -> impl Strategy<Value = (Tenant, Subject)> {
                     store_ids,
                     tenant_store_count: n_stores as i64,
                     tenant_company_count: n_companies as i64,
+                    groups: Vec::new(),
                 };
                 (tenant, subject)
             },
@@ -367,6 +369,7 @@ fn nobody(tenant: &Tenant) -> Subject {
         store_ids: vec![],
         tenant_store_count: tenant.stores.len() as i64,
         tenant_company_count: tenant.companies.len() as i64,
+        groups: Vec::new(),
     }
 }
 

@@ -92,8 +92,10 @@ pub struct Customer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CompanyAttributesInput {
     /// A company's number; 0 takes the user out of its company.
+    #[serde(default, deserialize_with = "integral::optional")]
     pub company_id: Option<i64>,
     /// 1 active, 0 inactive (locks the account).
+    #[schema(schema_with = status_schema)]
     pub status: Option<u8>,
     pub job_title: Option<String>,
     pub telephone: Option<String>,
@@ -107,6 +109,7 @@ pub struct ExtensionAttributesInput {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CustomerInput {
     /// Must match the path on PUT, when given.
+    #[serde(default, deserialize_with = "integral::optional")]
     pub id: Option<i64>,
     pub email: Option<String>,
     pub firstname: Option<String>,
@@ -127,6 +130,7 @@ pub struct CustomerRequest {
 #[serde(rename_all = "camelCase")]
 pub struct HierarchyMove {
     /// The new parent's customer id, in the same company.
+    #[serde(deserialize_with = "integral::required")]
     pub new_parent_id: i64,
 }
 
@@ -218,6 +222,44 @@ async fn customer(app: &AppState, scope: &Scope, user: User) -> ApiResult<Custom
     })
 }
 
+/// Integer fields that take any JSON number with an integral value (`7`,
+/// `7.0`), as JSON Schema's `integer` does and as PHP clients of this
+/// surface send them.
+mod integral {
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    fn of<E: Error>(number: serde_json::Number) -> Result<i64, E> {
+        number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (i64::MIN as f64..i64::MAX as f64).contains(f))
+                    .map(|f| f as i64)
+            })
+            .ok_or_else(|| E::custom(format!("invalid value: {number}, expected an integer")))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        of(serde_json::Number::deserialize(deserializer)?)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(of)
+            .transpose()
+    }
+}
+
+/// What `status_of` accepts: 0, 1 or null.
+fn status_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .enum_values(Some([Some(0), Some(1), None]))
+        .build()
+}
+
 fn status_of(status: Option<u8>) -> ApiResult<Option<UserStatus>> {
     match status {
         None => Ok(None),
@@ -303,8 +345,8 @@ fn required_text(field: &str, value: Option<String>) -> ApiResult<String> {
 /// Creates a customer; its company data (company_id, job_title, telephone,
 /// status) may be set at once. `company_id` is 0 unless given.
 #[utoipa::path(post, path = "/rest/{store_code}/V1/customers", tag = "b2b",
-    params(("store_code" = String, Path, description = "A store's code, or default / all"), ("x-tenant-id" = Option<String>, Header, description = "With the admin token")),
-    request_body = CustomerRequest, security(("bearer" = [])), responses((status = 200, body = Customer)))]
+    params(("store_code" = String, Path, description = "A store's code, or default / all"), ("x-tenant-id" = Option<String>, Header, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "The tenant, with the admin token (required then); with another credential it must be the credential's")),
+    request_body = CustomerRequest, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = Customer)))]
 async fn create_customer(
     State(app): State<AppState>,
     caller: Caller,
@@ -364,8 +406,8 @@ async fn create_customer(
 
 /// Reads a customer by id (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/rest/{store_code}/V1/customers/{id}", tag = "b2b",
-    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header)),
-    security(("bearer" = [])), responses((status = 200, body = Customer)))]
+    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = Customer)))]
 async fn get_customer(
     State(app): State<AppState>,
     caller: Caller,
@@ -385,8 +427,8 @@ async fn get_customer(
 /// its company; `status` 0 locks the account (its tokens stop working) and
 /// re-assigns its child users to its parent.
 #[utoipa::path(put, path = "/rest/{store_code}/V1/customers/{id}", tag = "b2b",
-    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header)),
-    request_body = CustomerRequest, security(("bearer" = [])), responses((status = 200, body = Customer)))]
+    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = CustomerRequest, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = Customer)))]
 async fn update_customer(
     State(app): State<AppState>,
     caller: Caller,
@@ -457,8 +499,8 @@ async fn update_customer(
 /// Deletes a customer: its child users move to its parent; its quotes close
 /// and lock; its quotes and orders stay visible. Answers `true`.
 #[utoipa::path(delete, path = "/rest/{store_code}/V1/customers/{id}", tag = "b2b",
-    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header)),
-    security(("bearer" = [])), responses((status = 200, body = bool, example = true)))]
+    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = bool, example = true)))]
 async fn delete_customer(
     State(app): State<AppState>,
     caller: Caller,
@@ -479,7 +521,7 @@ async fn delete_customer(
 
 /// The customer of a customer token.
 #[utoipa::path(get, path = "/rest/{store_code}/V1/customers/me", tag = "b2b",
-    params(("store_code" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Customer)))]
+    params(("store_code" = String, Path)), security(("access_token" = [])), responses((status = 200, body = Customer)))]
 async fn customer_me(
     State(app): State<AppState>,
     caller: Caller,
@@ -496,8 +538,8 @@ async fn customer_me(
 
 /// Moves a customer under another of the same company. Answers `true`.
 #[utoipa::path(put, path = "/rest/{store_code}/V1/hierarchy/move/{id}", tag = "b2b",
-    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header)),
-    request_body = HierarchyMove, security(("bearer" = [])), responses((status = 200, body = bool, example = true)))]
+    params(("store_code" = String, Path), ("id" = i64, Path), ("x-tenant-id" = Option<String>, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = HierarchyMove, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = bool, example = true)))]
 async fn move_in_hierarchy(
     State(app): State<AppState>,
     caller: Caller,
@@ -537,7 +579,7 @@ async fn move_in_hierarchy(
 /// A customer token for a customer's email and password (no credential;
 /// `x-tenant-id` names the tenant). A locked (status 0) account answers 401.
 #[utoipa::path(post, path = "/rest/{store_code}/V1/integration/customer/token", tag = "b2b",
-    params(("store_code" = String, Path), ("x-tenant-id" = String, Header)),
+    params(("store_code" = String, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body = TokenRequest, responses((status = 200, body = String, description = "The token, as a JSON string")))]
 async fn customer_token(
     State(app): State<AppState>,

@@ -105,8 +105,10 @@ fn view(user: User, commerce: Uuid, contacts: &[Contact]) -> CommerceUser {
 #[schema(example = json!({"name": "Maria Garcia", "external_id": "usr-001", "source": "RETEN", "roles": ["OWNER"]}))]
 pub struct CommerceUserCreate {
     /// Full name of the commerce user.
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<String>,
     /// External system identifier.
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<String>,
     /// RETEN or INTEGRATION.
     pub source: Option<Source>,
@@ -118,8 +120,10 @@ pub struct CommerceUserCreate {
 #[schema(example = json!({"name": "Maria García"}))]
 pub struct CommerceUserUpdate {
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
     pub source: Option<Option<Source>>,
@@ -200,9 +204,9 @@ fn checked_external_id(external_id: Option<String>) -> ApiResult<Option<String>>
 }
 
 /// Creates a user for a commerce (MANAGE_COMMERCES).
-#[utoipa::path(post, path = "/api/commerces/{cId}/users", tag = "commerce-users",
-    params(("cId" = Uuid, Path, description = "The commerce (company) id"), ("x-tenant-id" = String, Header)),
-    request_body = CommerceUserCreate, security(("bearer" = [])), responses((status = 201, body = CommerceUser)))]
+#[utoipa::path(post, path = "/api/commerces/{cId}/users", operation_id = "create_commerce_user", tag = "commerce-users",
+    params(("cId" = Uuid, Path, description = "The commerce (company) id"), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = CommerceUserCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = CommerceUser)))]
 async fn create_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -240,9 +244,9 @@ async fn create_user(
 }
 
 /// Lists a commerce's users, oldest first (MANAGE_COMMERCES).
-#[utoipa::path(get, path = "/api/commerces/{cId}/users", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("x-tenant-id" = String, Header), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<CommerceUser>)))]
+#[utoipa::path(get, path = "/api/commerces/{cId}/users", operation_id = "list_commerce_users", tag = "commerce-users",
+    params(("cId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$"), PageQuery),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<CommerceUser>)))]
 async fn list_users(
     State(app): State<AppState>,
     caller: Caller,
@@ -271,9 +275,9 @@ async fn list_users(
 }
 
 /// Reads a commerce user with its roles and contacts (MANAGE_COMMERCES).
-#[utoipa::path(get, path = "/api/commerces/{cId}/users/{uId}", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    security(("bearer" = [])), responses((status = 200, body = CommerceUser)))]
+#[utoipa::path(get, path = "/api/commerces/{cId}/users/{uId}", operation_id = "get_commerce_user", tag = "commerce-users",
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = CommerceUser)))]
 async fn get_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -289,9 +293,9 @@ async fn get_user(
 }
 
 /// Updates a commerce user; answers the whole user (MANAGE_COMMERCES).
-#[utoipa::path(patch, path = "/api/commerces/{cId}/users/{uId}", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    request_body = CommerceUserUpdate, security(("bearer" = [])), responses((status = 200, body = CommerceUser)))]
+#[utoipa::path(patch, path = "/api/commerces/{cId}/users/{uId}", operation_id = "update_commerce_user", tag = "commerce-users",
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = CommerceUserUpdate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = CommerceUser)))]
 async fn update_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -319,8 +323,8 @@ async fn update_user(
 
 /// Adds a role to a commerce user: 409 when it already holds it (MANAGE_COMMERCES).
 #[utoipa::path(post, path = "/api/commerces/{cId}/users/{uId}/roles", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    request_body = RoleAdd, security(("bearer" = [])), responses((status = 201, body = CommerceUser)))]
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = RoleAdd, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = CommerceUser)))]
 async fn add_role(
     State(app): State<AppState>,
     caller: Caller,
@@ -341,8 +345,8 @@ async fn add_role(
 
 /// Removes a role from a commerce user: 404 when it does not hold it (MANAGE_COMMERCES).
 #[utoipa::path(delete, path = "/api/commerces/{cId}/users/{uId}/roles/{role}", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("role" = CommerceRole, Path), ("x-tenant-id" = String, Header)),
-    security(("bearer" = [])), responses((status = 204, description = "Removed")))]
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("role" = CommerceRole, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Removed")))]
 async fn remove_role(
     State(app): State<AppState>,
     caller: Caller,
@@ -364,8 +368,8 @@ async fn remove_role(
 
 /// Adds a contact to a commerce user; primary only when asked (MANAGE_COMMERCES).
 #[utoipa::path(post, path = "/api/commerces/{cId}/users/{uId}/contacts", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    request_body = ContactCreate, security(("bearer" = [])), responses((status = 201, body = ContactView)))]
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ContactCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = ContactView)))]
 async fn add_contact(
     State(app): State<AppState>,
     caller: Caller,
@@ -386,8 +390,8 @@ async fn add_contact(
 
 /// Updates a contact; answers the whole contact (MANAGE_COMMERCES).
 #[utoipa::path(patch, path = "/api/commerces/{cId}/users/{uId}/contacts/{contactId}", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("contactId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    request_body = ContactUpdate, security(("bearer" = [])), responses((status = 200, body = ContactView)))]
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("contactId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ContactUpdate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = ContactView)))]
 async fn update_contact(
     State(app): State<AppState>,
     caller: Caller,
@@ -414,8 +418,8 @@ async fn update_contact(
 /// Makes a contact the primary of its type, unsetting the previous one
 /// (MANAGE_COMMERCES); 409 for an inactive contact.
 #[utoipa::path(post, path = "/api/commerces/{cId}/users/{uId}/contacts/{contactId}/set-primary", tag = "commerce-users",
-    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("contactId" = Uuid, Path), ("x-tenant-id" = String, Header)),
-    security(("bearer" = [])), responses((status = 200, body = ContactView)))]
+    params(("cId" = Uuid, Path), ("uId" = Uuid, Path), ("contactId" = Uuid, Path), ("x-tenant-id" = String, Header, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = ContactView)))]
 async fn set_primary_contact(
     State(app): State<AppState>,
     caller: Caller,

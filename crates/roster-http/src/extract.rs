@@ -21,8 +21,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        refuse_array(&bytes)?;
         parse_json(&bytes).map(Json)
     }
+}
+
+/// Whether the request says its body is JSON: `application/json` or any
+/// `application/*+json` (SCIM's `application/scim+json`).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    content_type(headers).is_some_and(|m| {
+        m.type_() == mime::APPLICATION
+            && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+    })
+}
+
+/// The request's media type, when it sends a valid one.
+pub fn content_type(headers: &axum::http::HeaderMap) -> Option<mime::Mime> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+}
+
+/// Every body Roster takes is an object, as the document says; serde would
+/// also fill a struct from an array of its fields, in order. A 400 for JSON
+/// that is an array (after the screen, whose answer comes first).
+pub fn refuse_array(bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        screen(bytes)?;
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    Ok(())
 }
 
 /// A JSON body's bytes, unparsed (the content type and size checked), for
@@ -33,16 +62,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| {
-                m.type_() == mime::APPLICATION
-                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
-            });
-        if !is_json {
+        if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
         axum::body::to_bytes(req.into_body(), BODY_LIMIT)

@@ -6,12 +6,15 @@
 pub mod auth;
 mod b2b;
 mod commerce;
+mod console;
 pub mod error;
 pub mod extract;
 mod ops;
 mod partner;
 mod pos;
 mod retail_media;
+mod schema;
+mod scim;
 mod serve;
 mod signin;
 pub mod v1;

@@ -33,7 +33,8 @@ use crate::{b2b, commerce, partner, pos, retail_media, v1, AppState};
         title = "Roster",
         description = "Users, roles and permissions for commerce platforms.\n\n\
             Authenticate with `Authorization: Bearer <token>` (a bare token works too): the admin \
-            token (`ROSTER_ADMIN_TOKEN`) or an API key. Errors are `application/problem+json` \
+            token (`ROSTER_ADMIN_TOKEN`), an API key, a user's access token, an account's auth \
+            token or a device token; each operation's `security` names the kinds it takes. Errors are `application/problem+json` \
             (RFC 9457) with a `traceId`; validation errors name each field under `errors`. A \
             JSON syntax error gives its line and column; a body nesting arrays and objects deeper \
             than 127 levels is refused (400). With no admin token configured, a token that is no \
@@ -66,6 +67,8 @@ use crate::{b2b, commerce, partner, pos, retail_media, v1, AppState};
         (name = "quotes-orders", description = "Minimal quotes and orders of company users."),
         (name = "check", description = "May this user do that here?"),
         (name = "events", description = "The audit log."),
+        (name = "webhooks", description = "Signed deliveries of a tenant's events (MANAGE_WEBHOOKS)."),
+        (name = "groups", description = "Named sets of users carrying role grants every member holds (VIEW_USERS to read, MANAGE_USERS to write); also the SCIM Groups."),
         (name = "commerce-users", description = "Seed 000: users, roles and contacts of a commerce. \
             The `x-tenant-id` header names the tenant (it must be the credential's); the caller needs \
             MANAGE_COMMERCES. Unknown body fields are ignored."),
@@ -92,19 +95,57 @@ struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue};
         let components = openapi.components.get_or_insert_with(Default::default);
+        // Every credential goes in `Authorization: Bearer <token>` (a bare
+        // token works too); what tells them apart is the token itself
+        // (`App::authenticate`). Each operation lists the kinds it takes.
+        let bearer = |format: Option<&str>, description: &str| {
+            let mut http = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description));
+            if let Some(format) = format {
+                http = http.bearer_format(format);
+            }
+            SecurityScheme::Http(http.build())
+        };
         components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            "admin_token",
+            bearer(
+                None,
+                "The platform operator's token (`ROSTER_ADMIN_TOKEN`): every tenant.",
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            bearer(
+                None,
+                "A tenant's API key (`POST /v1/tenants/{tenant}/api-keys`): its own permissions, \
+                 or those of the user it is bound to.",
+            ),
+        );
+        components.add_security_scheme(
+            "access_token",
+            bearer(
+                Some("JWT"),
+                "A tenant user's access token (EdDSA): from a device sign-in (`POST /account`), \
+                 an exchange (`POST /tenants/{tenantUid}/account`) or the B2B customer token \
+                 call. Acts with the user's roles.",
+            ),
+        );
+        components.add_security_scheme(
+            "auth_token",
+            bearer(
+                Some("JWT"),
+                "A global account's auth token (EdDSA), from `POST /auth/login`.",
+            ),
         );
         components.add_security_scheme(
             "device_token",
-            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
-                utoipa::openapi::security::ApiKeyValue::with_description(
-                    "Authorization",
-                    "The device token of POST /v1/tenants/{t}/devices, bare or after `Bearer `.",
-                ),
-            )),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "The device token of POST /v1/tenants/{t}/devices, bare or after `Bearer `.",
+            ))),
         );
     }
 }
@@ -141,20 +182,27 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
         ),
     ];
     for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for op in operations.into_iter().flatten() {
+        for op in crate::schema::operations_of_mut(item) {
             if op
                 .tags
                 .as_ref()
                 .is_some_and(|t| t.iter().any(|t| t == "operations"))
             {
                 continue;
+            }
+            // An error a handler documents without a body (a 429, a 410)
+            // still answers a problem.
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let utoipa::openapi::RefOr::T(response) = response {
+                    if status.as_str() >= "400" && response.content.is_empty() {
+                        response.content.insert(
+                            "application/problem+json".into(),
+                            ContentBuilder::new()
+                                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                                .build(),
+                        );
+                    }
+                }
             }
             for (status, description) in problems {
                 op.responses
@@ -175,6 +223,167 @@ fn add_problem_responses(openapi: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// Adds OpenAPI links from each create (a POST answering 201 or 200 with a
+/// body that has an `id`, or a tenant's `uid`) to the operations on the
+/// created thing (`<create path>/{x}`), naming the created id for `{x}` and
+/// the create's own path parameters for the rest, so a client or a stateful
+/// tester can follow from a create to its get, patch and delete. A write
+/// whose body names other records (a field ending in `_id` or `_ids` other
+/// than `external_id`) is left out: its 404 for one of those would read as
+/// the created thing missing.
+fn add_links(openapi: &mut utoipa::openapi::OpenApi) {
+    use crate::schema::path_parameters;
+    use utoipa::openapi::link::LinkBuilder;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+
+    fn properties_of(
+        schema: &RefOr<Schema>,
+        schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
+        out: &mut Vec<String>,
+    ) {
+        match schema {
+            RefOr::Ref(r) => {
+                let name = r.ref_location.rsplit('/').next().unwrap_or_default();
+                if let Some(schema) = schemas.get(name) {
+                    properties_of(schema, schemas, out);
+                }
+            }
+            RefOr::T(Schema::Object(object)) => out.extend(object.properties.keys().cloned()),
+            RefOr::T(Schema::AllOf(all)) => all
+                .items
+                .iter()
+                .for_each(|s| properties_of(s, schemas, out)),
+            _ => {}
+        }
+    }
+
+    let schemas = openapi
+        .components
+        .as_ref()
+        .map(|c| c.schemas.clone())
+        .unwrap_or_default();
+    let names_other_records = |op: &utoipa::openapi::path::Operation| {
+        let mut fields = Vec::new();
+        for content in op.request_body.iter().flat_map(|b| b.content.values()) {
+            if let Some(schema) = &content.schema {
+                properties_of(schema, &schemas, &mut fields);
+            }
+        }
+        fields.iter().any(|f| {
+            f != "external_id" && (f.ends_with("_id") || f.ends_with("_ids") || f.ends_with("Id"))
+        })
+    };
+    // (path, operation id, path parameters) of every operation that may be
+    // linked to.
+    let mut operations = Vec::new();
+    for (path, item) in &openapi.paths.paths {
+        for op in crate::schema::operations_of(item).filter(|op| !names_other_records(op)) {
+            operations.push((path.clone(), op.operation_id.clone(), path_parameters(op)));
+        }
+    }
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let Some(create) = item.post.as_mut() else {
+            continue;
+        };
+        let own = path_parameters(create);
+        for (status, response) in create.responses.responses.iter_mut() {
+            if !matches!(status.as_str(), "200" | "201") {
+                continue;
+            }
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            let mut fields = Vec::new();
+            for content in response.content.values() {
+                if let Some(schema) = &content.schema {
+                    properties_of(schema, &schemas, &mut fields);
+                }
+            }
+            let Some(field) = ["id", "uid"]
+                .into_iter()
+                .find(|f| fields.iter().any(|x| x == f))
+            else {
+                continue;
+            };
+            for (target, operation_id, params) in &operations {
+                let Some(rest) = target.strip_prefix(path.as_str()) else {
+                    continue;
+                };
+                let Some(created) = rest
+                    .strip_prefix("/{")
+                    .and_then(|r| r.strip_suffix('}'))
+                    .filter(|name| !name.contains('/'))
+                    .map(String::from)
+                else {
+                    continue;
+                };
+                let (Some(operation_id), true) = (
+                    operation_id,
+                    params.iter().all(|p| *p == created || own.contains(p)),
+                ) else {
+                    continue;
+                };
+                let mut link = LinkBuilder::new()
+                    .operation_id(operation_id.clone())
+                    .description(format!(
+                        "`{created}` is the `{field}` of the created resource"
+                    ));
+                for param in params {
+                    let value = if *param == created {
+                        format!("$response.body#/{field}")
+                    } else {
+                        format!("$request.path.{param}")
+                    };
+                    link = link.parameter(param.clone(), value);
+                }
+                response
+                    .links
+                    .insert(operation_id.clone(), link.build().into());
+            }
+        }
+    }
+}
+
+/// The document as served. utoipa 5.5 writes a link's fields in snake_case
+/// (`operation_id`); OpenAPI names them in camelCase, so they are renamed
+/// here.
+fn served(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut document = serde_json::to_value(api).expect("the document serializes");
+    crate::schema::add_nul_free_value(&mut document);
+    if let Some(paths) = document["paths"].as_object_mut() {
+        let operations = paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut());
+        for operation in operations {
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            let links = responses
+                .values_mut()
+                .filter_map(|r| r.get_mut("links").and_then(|l| l.as_object_mut()))
+                .flat_map(|links| links.values_mut())
+                .filter_map(|link| link.as_object_mut());
+            for link in links {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        // utoipa writes an empty `operation_ref` it was not given.
+                        if value != "" {
+                            link.insert(camel.into(), value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    document
 }
 
 /// How much the server takes on at once, and for how long.
@@ -327,13 +536,17 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(b2b::router())
         .split_for_parts();
     add_problem_responses(&mut api);
+    add_links(&mut api);
     let components = api.components.get_or_insert_with(Default::default);
     use utoipa::PartialSchema;
     components
         .schemas
         .insert("Problem".into(), crate::Problem::schema());
+    crate::schema::refuse_nul(&mut api);
     api_router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", served(&api)))
+        .merge(crate::scim::router())
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -385,10 +598,28 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics: request counts and latency histograms by route and status.
+/// Prometheus metrics: request counts and latency histograms by route and
+/// status; the event outbox's backlog and webhook delivery outcomes.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String)))]
-async fn metrics() -> String {
-    prometheus().render()
+async fn metrics(State(app): State<AppState>) -> String {
+    prometheus();
+    app.measure_event_backlog().await;
+    let mut text = prometheus().render();
+    // This application's own counts: the recorder is one per process, and a
+    // test process runs many applications.
+    text.push_str(
+        "# HELP roster_cache_lookups_total Cache lookups by cache and outcome.\n\
+         # TYPE roster_cache_lookups_total counter\n",
+    );
+    for counts in app.cache_counts() {
+        let name = counts.name;
+        for (outcome, n) in [("hit", counts.hits), ("miss", counts.misses)] {
+            text.push_str(&format!(
+                "roster_cache_lookups_total{{cache=\"{name}\",outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
+    }
+    text
 }
 
 /// The process-wide metrics recorder. `metrics` records into one global

@@ -52,7 +52,7 @@ pub struct PartnerUser {
 
 /// The current authenticated user (a user's access token, or an API key
 /// bound to a user).
-#[utoipa::path(get, path = "/partner/v1/users/me", tag = "partner", security(("bearer" = [])),
+#[utoipa::path(get, path = "/partner/v1/users/me", tag = "partner", security(("access_token" = []), ("api_key" = [])),
     responses((status = 200, body = PartnerUser)))]
 async fn me(State(app): State<AppState>, caller: Caller) -> ApiResult<axum::Json<PartnerUser>> {
     let tenant = match &caller {

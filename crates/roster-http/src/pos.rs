@@ -137,6 +137,7 @@ pub struct AccessToken {
 #[serde(rename_all = "camelCase")]
 pub struct AccountUpdate {
     /// `^[A-Za-z0-9-_]+`: a tenant the account belongs to.
+    #[schema(schema_with = crate::schema::identifier)]
     pub default_tenant_uid: String,
 }
 
@@ -144,16 +145,24 @@ pub struct AccountUpdate {
 #[serde(rename_all = "camelCase")]
 pub struct TenantAccountUpdate {
     /// `^[A-Za-z0-9-_]*`: a store the user may use; empty clears it.
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub default_store_uid: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub display_name: Option<String>,
+    #[schema(schema_with = crate::schema::email_or_null)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub firstname: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub lastname: Option<String>,
     /// E.164.
+    #[schema(schema_with = crate::schema::e164_or_null)]
     pub mobile: Option<String>,
     /// A new sign-in password (12 to 128 characters, not guessable).
+    #[schema(schema_with = crate::schema::password_or_null)]
     pub password: Option<String>,
     /// ISO 639-1.
+    #[schema(schema_with = crate::schema::language_code_or_null)]
     pub language_code: Option<String>,
 }
 
@@ -223,7 +232,7 @@ fn account_info(info: Info) -> AccountInfo {
 /// Full account information of the signed-in user or account, with every
 /// tenant it belongs to. A user with no linked account answers
 /// `globalRoles: []` and its own tenant.
-#[utoipa::path(get, path = "/account", tag = "pos", security(("bearer" = [])), responses((status = 200, body = AccountInfo)))]
+#[utoipa::path(get, path = "/account", operation_id = "get_signed_in_account", tag = "pos", security(("auth_token" = []), ("access_token" = [])), responses((status = 200, body = AccountInfo)))]
 async fn get_account(
     State(app): State<AppState>,
     caller: Caller,
@@ -256,7 +265,7 @@ async fn device_login(
 /// Sets the account's default tenant, one it belongs to (404 otherwise).
 /// Needs a user linked to a global account (403 otherwise).
 #[utoipa::path(put, path = "/account", tag = "pos", request_body = AccountUpdate,
-    security(("bearer" = [])), responses((status = 200, body = AccountInfo)))]
+    security(("auth_token" = []), ("access_token" = [])), responses((status = 200, body = AccountInfo)))]
 async fn update_account(
     State(app): State<AppState>,
     caller: Caller,
@@ -268,8 +277,8 @@ async fn update_account(
 }
 
 /// The signed-in user's tenant user in `tenantUid`.
-#[utoipa::path(get, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = TenantAccount)))]
+#[utoipa::path(get, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("auth_token" = []), ("access_token" = [])), responses((status = 200, body = TenantAccount)))]
 async fn get_tenant_account(
     State(app): State<AppState>,
     caller: Caller,
@@ -283,8 +292,8 @@ async fn get_tenant_account(
 /// Exchanges an auth token for an access token in `tenantUid`: the
 /// account's user there, plus `accessToken`. 404 when the account has no
 /// user in that tenant, 403 when that user is blocked or inactive.
-#[utoipa::path(post, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = TenantAccountWithToken)))]
+#[utoipa::path(post, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    security(("auth_token" = [])), responses((status = 200, body = TenantAccountWithToken)))]
 async fn exchange_token(
     State(app): State<AppState>,
     caller: Caller,
@@ -300,8 +309,8 @@ async fn exchange_token(
 
 /// Updates the signed-in user's own tenant user. Every field is optional
 /// and validated; `password` changes the sign-in password.
-#[utoipa::path(put, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path)),
-    request_body = TenantAccountUpdate, security(("bearer" = [])), responses((status = 200, body = TenantAccount)))]
+#[utoipa::path(put, path = "/tenants/{tenantUid}/account", tag = "pos", params(("tenantUid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = TenantAccountUpdate, security(("auth_token" = []), ("access_token" = [])), responses((status = 200, body = TenantAccount)))]
 async fn update_tenant_account(
     State(app): State<AppState>,
     caller: Caller,
@@ -377,7 +386,7 @@ fn invite_token(headers: &HeaderMap) -> ApiResult<String> {
 
 /// Information about an invitation, by its token (no sign-in needed).
 /// 404 for an unknown token, 410 for a used, revoked or expired one.
-#[utoipa::path(get, path = "/account/invite", tag = "pos", params(("x-invite-token" = String, Header)),
+#[utoipa::path(get, path = "/account/invite", tag = "pos", params(("x-invite-token" = String, Header, pattern = r"\S")),
     responses((status = 200, body = InviteInfo), (status = 410, description = "Used, revoked or expired")))]
 async fn get_invite(
     State(app): State<AppState>,
@@ -401,7 +410,7 @@ async fn get_invite(
 /// another account: 409), or a new user is made, with the invited role and
 /// account type.
 #[utoipa::path(put, path = "/account/invite", tag = "pos", request_body = InviteAccept,
-    security(("bearer" = [])), responses((status = 200, body = TenantAccount), (status = 410, description = "Used, revoked or expired")))]
+    security(("auth_token" = [])), responses((status = 200, body = TenantAccount), (status = 410, description = "Used, revoked or expired")))]
 async fn accept_invite(
     State(app): State<AppState>,
     caller: Caller,
@@ -435,7 +444,7 @@ async fn login(
 }
 
 /// Ends the session of the presented auth or access token, at once.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("auth_token" = []), ("access_token" = [])),
     responses((status = 204, description = "Signed out")))]
 async fn logout(State(app): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     app.sign_in().sign_out(&caller).await?;

@@ -19,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::{trace_id, ApiError, ApiResult};
+use crate::error::{trace_id, ApiError, ApiResult, Problem};
 use crate::extract::{from_value, Json, Path};
 use crate::AppState;
 
@@ -241,8 +241,8 @@ fn check(body: &UpsertUser) -> Result<Checked, Vec<String>> {
 /// required to create. A duplicate email answers 409.
 #[utoipa::path(post, path = "/retail-media/users/{organisationId}/upsert-user", tag = "retail-media",
     params(("organisationId" = Uuid, Path, description = "The organisation (company) id")),
-    request_body = UpsertUser, security(("bearer" = [])),
-    responses((status = 200, body = UpsertResult), (status = 400, body = ValidationErrors, description = "The seed's validation error shape")))]
+    request_body = UpsertUser, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])),
+    responses((status = 200, body = UpsertResult), (status = 400, description = "The seed's validation error shape for the body's fields; problem+json for a malformed path or body", content((ValidationErrors = "application/json"), (Problem = "application/problem+json")))))]
 async fn upsert_user(
     State(app): State<AppState>,
     caller: Caller,

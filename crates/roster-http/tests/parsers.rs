@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use roster_app::input::Listed;
 use roster_http::auth::presented_token;
 use roster_http::extract::{parse_json, screen, MAX_DEPTH};
-use roster_http::v1::{page, List};
+use roster_http::v1::{page, Limit, List};
 use serde_json::Value;
 
 /// Any JSON value, with strings that sometimes hold U+0000.
@@ -100,7 +100,7 @@ proptest! {
         let listed = Listed { items: Vec::<String>::new(), next: Some(key.clone()) };
         let list = List::<String>::from_listed(listed, |s| s);
         let cursor = list.next_cursor.expect("a next page");
-        let page = page(Some(10), Some(&cursor)).expect("a cursor Roster made");
+        let page = page(Some(Limit::try_from(10).unwrap()), Some(&cursor)).expect("a cursor Roster made");
         prop_assert_eq!(page.after, Some(key));
         prop_assert_eq!(page.limit, 10);
     }
@@ -110,6 +110,14 @@ proptest! {
         cursor in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{0,40}".boxed()],
         limit in proptest::option::of(any::<i64>()),
     ) {
+        // A limit out of bounds is refused before any cursor is read.
+        let limit = match limit.map(Limit::try_from).transpose() {
+            Ok(limit) => limit,
+            Err(message) => {
+                prop_assert_eq!(message, "must be between 1 and 500");
+                return Ok(());
+            }
+        };
         match page(limit, Some(&cursor)) {
             Ok(page) => {
                 prop_assert!((1..=500).contains(&page.limit));

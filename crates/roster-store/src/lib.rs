@@ -20,20 +20,27 @@ use std::sync::Arc;
 use roster_core::rules::invitation::InvitationRefusal;
 use roster_core::Permission;
 
+mod changes;
 mod connect;
 pub mod postgres;
 pub mod sqlite;
 mod traits;
 mod watch;
 
+pub use changes::{Changes, Entity};
 pub use connect::POSTGRES_CONNECT_TIMEOUT;
 
+pub use traits::user_query;
 pub use traits::{
-    AccountStore, ApiKeyIdentity, AuditStore, CheckFacts, CheckStore, CompanyPatch, ContactPatch,
-    ContactStore, CredentialStore, DeviceIdentity, Horizon, HousekeepingStore, ManyFacts,
-    NewAccount, NewApiKey, NewCompany, NewContact, NewDevice, NewInvitation, NewOrder, NewQuote,
-    NewSession, NewStore, NewTenant, OrderPatch, Purged, QuotePatch, RecordFilter, RecordStore,
-    Store, StorePatch, TenantStore, Throttle, UserFilter, UserRef, UserStore,
+    AccountStore, ApiKeyIdentity, AttemptRecord, AuditStore, CheckFacts, CheckStore, CompanyPatch,
+    ConsoleSession, ConsoleSignIn, ConsoleStore, ContactPatch, ContactReplacement, ContactStore,
+    CredentialStore, DeviceIdentity, DueDelivery, EventStore, GroupCondition, GroupField,
+    GroupFilter, GroupOrder, GroupPatch, GroupStore, Horizon, HousekeepingStore, ImportBatchStore,
+    ImportCounts, ImportJob, ImportMatch, ImportProblem, ImportStatus, ImportStore, ImportWrite,
+    ManyFacts, MemberChange, NewAccount, NewApiKey, NewCompany, NewContact, NewDevice, NewGroup,
+    NewInvitation, NewOrder, NewQuote, NewSession, NewStore, NewTenant, NewWebhook, OrderPatch,
+    OutboxBacklog, OutboxEvent, Purged, QuotePatch, RecordFilter, RecordStore, ScimTokenStore,
+    Store, StorePatch, TenantStore, Throttle, UserFilter, UserRef, UserStore, WebhookPatch,
 };
 
 /// What can go wrong in storage, in terms a client can be told.
@@ -287,6 +294,14 @@ const CONFLICTS: &[(&str, &str)] = &[
     (
         "accounts_email_key",
         "an account with this email already exists",
+    ),
+    (
+        "groups_name_key",
+        "a group with this name already exists in the tenant or company",
+    ),
+    (
+        "groups_external_id",
+        "a group with this external_id already exists in the tenant",
     ),
     (
         "contacts_value_key",

@@ -11,13 +11,39 @@ type Db = sqlx::Postgres;
 /// inserts that merely reference the row go on.
 const LOCK: &str = " FOR NO KEY UPDATE";
 
+/// A write's turn within a tenant, until its transaction ends: an advisory
+/// lock on the tenant uid's hash (a collision only serialises two tenants).
+const TENANT_TURN: Option<&str> = Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+
+/// The `application_name` of the connections that take per-tenant numbers.
+pub const NUMBERS: &str = "roster-numbers";
+
+/// What a claim of queued work (the outbox) adds to its `SELECT`: rows
+/// another process is claiming are skipped, not waited for, so several
+/// dispatchers share the queue.
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+/// What refreshes the planner's statistics after a bulk import grew the
+/// user tables: a table PostgreSQL still takes for nearly empty is read
+/// whole, so an import's matching read (and the foreign-key checks of its
+/// inserts) would get slower with every batch until autovacuum analyses it.
+const ANALYZE_USERS: Option<&str> = Some("ANALYZE users, role_assignments, user_stores, contacts");
+
 /// The store on PostgreSQL.
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
+    /// Takes per-tenant numbers, each in a statement of its own (see
+    /// `next_number`), with `synchronous_commit` off: the creation that
+    /// uses a number commits durably after it, and its WAL flush carries
+    /// the number's with it; a number whose creation never committed may
+    /// be lost in a crash, which can only reuse an unused number. A
+    /// `lock_timeout` bounds the wait for the tenant row (a tenant being
+    /// deleted).
+    numbers: sqlx::Pool<Db>,
     /// Cache-relevant changes committed by this store (see `finish_change`)
     /// and, once watched, by other processes (see [`crate::watch`]).
-    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    changes: std::sync::Arc<crate::Changes>,
     /// Following other processes' changes.
     watch: std::sync::Arc<crate::watch::Watch>,
 }
@@ -30,9 +56,19 @@ impl SqlStore {
             .connect(&options.url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let numbering = pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .application_name(NUMBERS)
+            .options([("synchronous_commit", "off"), ("lock_timeout", "5s")]);
+        let numbers = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(numbering);
         Ok(SqlStore {
             read: pool.clone(),
             write: pool,
+            numbers,
             changes: Default::default(),
             watch: Default::default(),
         })
@@ -70,13 +106,19 @@ impl SqlStore {
         crate::watch::start(&self.watch, &self.read, &self.changes, heartbeat);
     }
 
-    /// Tells every other process, when `tx` commits, that a cached fact
-    /// may have changed (`NOTIFY`, delivered at commit or not at all).
+    /// Tells every other process, when `tx` commits, what it touched
+    /// (`NOTIFY`, delivered at commit or not at all).
     pub(crate) async fn announce_change(
         &self,
         tx: &mut sqlx::Transaction<'_, Db>,
+        touched: &[crate::Entity<'_>],
     ) -> Result<(), sqlx::Error> {
-        self.watch.announce(tx).await
+        self.watch.announce(tx, touched).await
+    }
+
+    /// Where per-tenant numbers are taken (see `numbers`).
+    pub(crate) fn numbers(&self) -> Option<&sqlx::Pool<Db>> {
+        Some(&self.numbers)
     }
 
     /// A connection for one write.

@@ -9,7 +9,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::{ConnectError, ConnectOptions};
 
@@ -18,17 +20,27 @@ type Db = sqlx::Sqlite;
 /// SQLite serialises writers, so rows need no lock of their own.
 const LOCK: &str = "";
 
+/// Writes take turns already (one writer).
+const TENANT_TURN: Option<&str> = None;
+
+/// What a claim of queued work (the outbox) adds to its `SELECT`: nothing,
+/// since one writer at a time claims on SQLite.
+const SKIP_LOCKED: &str = "";
+
+/// What refreshes the planner's statistics after a bulk import: nothing,
+/// since SQLite without statistics already reads equalities through their
+/// indexes (and Roster never analyses it).
+const ANALYZE_USERS: Option<&str> = None;
+
 /// The store on SQLite.
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: std::sync::Arc<Writer>,
     /// Cache-relevant changes committed by this store (see `finish_change`)
     /// and, once watched, by other processes (see [`crate::watch`]).
-    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    changes: std::sync::Arc<crate::Changes>,
     /// Following other processes' commits to the same file.
     watch: std::sync::Arc<crate::watch::Watch>,
-    /// How to open a connection of the watcher's own.
-    watch_options: SqliteConnectOptions,
 }
 
 impl SqlStore {
@@ -51,19 +63,80 @@ impl SqlStore {
             .connect_with(connect.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read_only = connect.read_only(true);
+        widen_source_checks(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .connect_with(read_only.clone())
+            .connect_with(connect.read_only(true))
             .await?;
         Ok(SqlStore {
             read,
             write: std::sync::Arc::new(Writer::new(write)),
             changes: Default::default(),
             watch: Default::default(),
-            watch_options: read_only,
         })
     }
+}
+
+/// The values a `source` column takes (`roster_core::Source`); databases
+/// made before SCIM and imports allow only the first two.
+const OLD_SOURCES: &str = "CHECK (source IN ('RETEN', 'INTEGRATION'))";
+const SOURCES: &str = "CHECK (source IN ('RETEN', 'INTEGRATION', 'SCIM', 'IMPORT'))";
+
+/// Widens the `source` CHECK constraints of `users` and `contacts` (the
+/// PostgreSQL migration 0005 does it with `ALTER TABLE`).
+///
+/// SQLite cannot alter a constraint, and its migrator runs each file in a
+/// transaction, where the table rebuild SQLite documents cannot switch
+/// foreign keys off (dropping `users` would then cascade to every child
+/// table). A widened CHECK changes nothing on disk, so this is SQLite's
+/// other documented procedure for such changes ("Making Other Kinds Of
+/// Table Schema Changes"): rewrite the stored `CREATE TABLE` text under
+/// `writable_schema` and bump `schema_version`, in one transaction, before
+/// any other connection opens. It runs once; afterwards the text no longer
+/// holds the old constraint.
+async fn widen_source_checks(write: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut tx = write.begin().await?;
+    let stale: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', \
+         'contacts') AND instr(sql, $1) > 0",
+    )
+    .bind(OLD_SOURCES)
+    .fetch_one(&mut *tx)
+    .await?;
+    if stale == 0 {
+        return Ok(());
+    }
+    let version: i64 = sqlx::query_scalar("PRAGMA schema_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("PRAGMA writable_schema = ON")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE sqlite_schema SET sql = replace(sql, $1, $2) WHERE type = 'table' AND name IN \
+         ('users', 'contacts')",
+    )
+    .bind(OLD_SOURCES)
+    .bind(SOURCES)
+    .execute(&mut *tx)
+    .await?;
+    // A pragma takes no bound parameter; the value is an integer we read.
+    sqlx::query(&format!("PRAGMA schema_version = {}", version + 1))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("PRAGMA writable_schema = OFF")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(write)
+        .await?;
+    if check != "ok" {
+        return Err(sqlx::Error::Protocol(format!(
+            "the schema change of the source columns left the database unsound: {check}"
+        )));
+    }
+    Ok(())
 }
 
 /// Group commit: concurrent writes share one transaction and one fsync.
@@ -87,6 +160,9 @@ struct WriterState {
     open: Option<sqlx::Transaction<'static, Db>>,
     /// The epoch the open transaction (or the next one) belongs to.
     epoch: u64,
+    /// Writes that succeeded in the open transaction (waiting for its
+    /// commit); while none has, a failed write rolls the transaction back.
+    joined: usize,
     /// Recent epochs whose commit failed, with the error, for their writers.
     failed: std::collections::VecDeque<(u64, String)>,
 }
@@ -95,6 +171,22 @@ struct WriterState {
 pub(crate) struct Slot<'a> {
     state: tokio::sync::MutexGuard<'a, WriterState>,
     writer: std::sync::Arc<Writer>,
+    /// Set by [`Slot::finish`]: the write succeeded and joined the epoch.
+    joined: bool,
+}
+
+impl Drop for Slot<'_> {
+    /// A write that failed (its savepoint is rolled back already) ends an
+    /// epoch no write has joined: its transaction would otherwise stay
+    /// open with no writer to commit it, holding the file's write lock
+    /// against other processes until some later write of this one.
+    fn drop(&mut self) {
+        if !self.joined && self.state.joined == 0 {
+            // Dropping a transaction rolls it back on its connection
+            // before the connection's next use.
+            self.state.open = None;
+        }
+    }
 }
 
 impl Writer {
@@ -104,8 +196,20 @@ impl Writer {
             state: tokio::sync::Mutex::new(WriterState {
                 open: None,
                 epoch: 0,
+                joined: 0,
                 failed: Default::default(),
             }),
+        }
+    }
+
+    /// `PRAGMA data_version` on the writer's connection, in its turn: it
+    /// moves only when another connection committed to the file.
+    pub(crate) async fn data_version(&self) -> Result<i64, sqlx::Error> {
+        let mut state = self.state.lock().await;
+        let query = sqlx::query_scalar("PRAGMA data_version");
+        match state.open.as_mut() {
+            Some(tx) => query.fetch_one(&mut **tx).await,
+            None => query.fetch_one(&self.pool).await,
         }
     }
 
@@ -118,6 +222,7 @@ impl Writer {
                 None => Ok(()),
             };
             state.epoch += 1;
+            state.joined = 0;
             if let Err(e) = &outcome {
                 state.failed.push_back((epoch, e.to_string()));
                 if state.failed.len() > 64 {
@@ -137,9 +242,15 @@ impl Writer {
 
 impl Slot<'_> {
     /// Starts the write: a savepoint in the epoch's transaction.
+    ///
+    /// The epoch's transaction is `BEGIN IMMEDIATE`: it takes the file's
+    /// write lock before its first read (waiting out another process's
+    /// write, up to the busy timeout), so no other process can commit
+    /// under its snapshot (which would fail the write with
+    /// `SQLITE_BUSY_SNAPSHOT`, however long it waited).
     pub(crate) async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
         if self.state.open.is_none() {
-            self.state.open = Some(self.writer.pool.begin().await?);
+            self.state.open = Some(self.writer.pool.begin_with("BEGIN IMMEDIATE").await?);
         }
         let open = self.state.open.as_mut().expect("begun above");
         sqlx::Connection::begin(&mut **open).await
@@ -149,10 +260,12 @@ impl Slot<'_> {
     /// waits until the epoch is committed. The commit runs on its own task,
     /// so a caller that stops waiting (a timeout) cannot leave the epoch
     /// uncommitted.
-    pub(crate) async fn finish(self) -> Result<(), sqlx::Error> {
+    pub(crate) async fn finish(mut self) -> Result<(), sqlx::Error> {
+        self.joined = true;
+        self.state.joined += 1;
         let epoch = self.state.epoch;
         let writer = self.writer.clone();
-        drop(self.state);
+        drop(self);
         tokio::spawn(async move { writer.flush(epoch).await })
             .await
             .map_err(|e| sqlx::Error::Protocol(format!("the commit task failed: {e}")))?
@@ -166,17 +279,23 @@ impl SqlStore {
     }
 
     /// Follows commits to the file by other processes (`PRAGMA
-    /// data_version`), on a connection of its own.
+    /// data_version` on the writer's connection).
     pub(crate) fn watch(&self, heartbeat: Duration) {
-        crate::watch::start_sqlite(&self.watch, &self.watch_options, &self.changes, heartbeat);
+        crate::watch::start_sqlite(&self.watch, &self.write, &self.changes, heartbeat);
     }
 
     /// Nothing to announce: other processes see the file change.
     pub(crate) async fn announce_change(
         &self,
         _tx: &mut sqlx::Transaction<'_, Db>,
+        _touched: &[crate::Entity<'_>],
     ) -> Result<(), sqlx::Error> {
         Ok(())
+    }
+
+    /// Numbers are taken in the creating transaction: writes take turns.
+    pub(crate) fn numbers(&self) -> Option<&sqlx::Pool<Db>> {
+        None
     }
 
     /// The writer's turn for one write (writers queue in arrival order).
@@ -184,6 +303,7 @@ impl SqlStore {
         Ok(Slot {
             state: self.write.state.lock().await,
             writer: self.write.clone(),
+            joined: false,
         })
     }
 }

@@ -3,26 +3,30 @@
 //! staleness bound allows.
 //!
 //! **SQLite**: one process normally owns the file, but nothing stops a
-//! second one (an import, a second server by mistake). Every `heartbeat` a
-//! connection of the watcher's own reads `PRAGMA data_version`, which moves
-//! whenever another connection committed; a move counts as a change, and
+//! second one (an import, a second server by mistake). Every `heartbeat`
+//! the watcher reads `PRAGMA data_version` on the writer's connection,
+//! which moves whenever another connection committed; a move touches
+//! everything, and
 //! the moment of the read is the [`crate::Horizon`].
 //!
 //! **PostgreSQL**, pushed with `LISTEN/NOTIFY`:
 //! Every write that a cached credential or check fact may depend on sends
-//! `NOTIFY roster_changes, 'change <instance>'` inside its transaction, so
-//! the notification goes out exactly when the change commits. Each process
-//! listens on one connection of its own and counts every other instance's
-//! notification as a change ([`crate::CheckStore::changes`]).
+//! `NOTIFY roster_changes, 'change <instance>\n<entity>\n…'` inside its
+//! transaction, so the notification goes out exactly when the change
+//! commits; each line after the first names what it touched
+//! ([`crate::Entity`]). Each process listens on one connection of its own
+//! and records every other instance's notification entity by entity
+//! ([`crate::CheckStore::changes`]); one it cannot read, or one naming
+//! nothing (an older version's), touches everything.
 //!
 //! How far behind a process may be is measured, not assumed: every
 //! `heartbeat` it notifies itself (`'beat <instance> <sent>'`). PostgreSQL
 //! delivers notifications in commit order, so once a beat sent at `t` is
-//! heard back, every change committed before `t` has been counted: that `t`
+//! heard back, every change committed before `t` has been recorded: that `t`
 //! is the [`crate::Horizon`]. A lost connection stops the beats, so the
 //! horizon ages and a cache stops trusting itself; on reconnecting the
-//! watcher counts a change (whatever was missed meanwhile is unknown) and
-//! trusts only beats sent after that.
+//! watcher records a change of everything (whatever was missed meanwhile
+//! is unknown) and trusts only beats sent after that.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -31,7 +35,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgListener, PgPool};
 use uuid::Uuid;
 
-use crate::Horizon;
+use crate::{Changes, Entity, Horizon};
 
 /// The channel every Roster process on a database listens on.
 const CHANNEL: &str = "roster_changes";
@@ -41,6 +45,10 @@ pub const LISTENER: &str = "roster-listener";
 
 /// The `application_name` of the connection each process sends its beats on.
 pub const HEARTBEAT: &str = "roster-heartbeat";
+
+/// The longest payload PostgreSQL takes is 8000 bytes; a change naming
+/// more than fits is announced as touching everything.
+const PAYLOAD: usize = 7900;
 
 /// How long to wait before trying again after the database refused.
 const RETRY: Duration = Duration::from_millis(250);
@@ -82,10 +90,22 @@ impl Watch {
         }
     }
 
-    pub(crate) async fn announce(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn announce(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        touched: &[Entity<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut payload = format!("change {}", self.instance);
+        for entity in touched {
+            payload.push('\n');
+            payload.push_str(&entity.line());
+        }
+        if payload.len() > PAYLOAD {
+            payload = format!("change {}\n{}", self.instance, Entity::Everything.line());
+        }
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(format!("change {}", self.instance))
+            .bind(payload)
             .execute(conn)
             .await
             .map(|_| ())
@@ -96,11 +116,16 @@ impl Watch {
     }
 
     /// What one notification means for this process.
-    fn hear(&self, payload: &str, changes: &AtomicU64) {
-        let mut words = payload.split(' ');
+    fn hear(&self, payload: &str, changes: &Changes) {
+        let mut lines = payload.split('\n');
+        let mut words = lines.next().unwrap_or_default().split(' ');
         match (words.next(), words.next(), words.next()) {
             (Some("change"), Some(instance), None) if instance != self.instance => {
-                changes.fetch_add(1, Ordering::SeqCst);
+                let touched: Option<Vec<Entity<'_>>> = lines.map(Entity::parse).collect();
+                match touched {
+                    Some(touched) if !touched.is_empty() => changes.record(touched),
+                    _ => changes.record([Entity::Everything]),
+                }
             }
             (Some("beat"), Some(instance), Some(sent)) if instance == self.instance => {
                 if let Ok(sent) = sent.parse::<u64>() {
@@ -115,10 +140,10 @@ impl Watch {
 
     /// After the push connection was (re)established: anything may have
     /// changed while it was down, and only later beats prove it is back.
-    fn resynchronise(&self, changes: &AtomicU64) {
+    fn resynchronise(&self, changes: &Changes) {
         self.trusted_from
             .store(self.elapsed_nanos(), Ordering::SeqCst);
-        changes.fetch_add(1, Ordering::SeqCst);
+        changes.record([Entity::Everything]);
     }
 }
 
@@ -126,7 +151,7 @@ impl Watch {
 pub(crate) fn start(
     watch: &Arc<Watch>,
     pool: &PgPool,
-    changes: &Arc<AtomicU64>,
+    changes: &Arc<Changes>,
     heartbeat: Duration,
 ) {
     if watch.started.swap(true, Ordering::SeqCst) {
@@ -156,7 +181,7 @@ pub(crate) fn start(
 }
 
 /// Listens until the store is gone, reconnecting after a loss.
-async fn listen(watch: Weak<Watch>, pool: PgPool, changes: Weak<AtomicU64>) {
+async fn listen(watch: Weak<Watch>, pool: PgPool, changes: Weak<Changes>) {
     'connect: loop {
         let mut listener = match connect(&pool).await {
             Ok(listener) => listener,
@@ -198,8 +223,8 @@ async fn listen(watch: Weak<Watch>, pool: PgPool, changes: Weak<AtomicU64>) {
 /// Starts the SQLite watcher once; it ends when `watch`'s store is dropped.
 pub(crate) fn start_sqlite(
     watch: &Arc<Watch>,
-    options: &sqlx::sqlite::SqliteConnectOptions,
-    changes: &Arc<AtomicU64>,
+    writer: &Arc<crate::sqlite::Writer>,
+    changes: &Arc<Changes>,
     heartbeat: Duration,
 ) {
     if watch.started.swap(true, Ordering::SeqCst) {
@@ -208,72 +233,49 @@ pub(crate) fn start_sqlite(
     let heartbeat = heartbeat.max(Duration::from_millis(5));
     tokio::spawn(poll(
         Arc::downgrade(watch),
-        options.clone(),
+        Arc::downgrade(writer),
         Arc::downgrade(changes),
         heartbeat,
     ));
 }
 
-/// Reads `data_version` every `heartbeat` until the store is gone.
+/// Reads `data_version` on the writer's connection every `heartbeat`
+/// until the store is gone: it moves only when another connection, so
+/// another process, committed to the file (this process's own writes go
+/// through that very connection and are recorded entity by entity).
 async fn poll(
     watch: Weak<Watch>,
-    options: sqlx::sqlite::SqliteConnectOptions,
-    changes: Weak<AtomicU64>,
+    writer: Weak<crate::sqlite::Writer>,
+    changes: Weak<Changes>,
     heartbeat: Duration,
 ) {
     let mut ticks = tokio::time::interval(heartbeat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conn: Option<(sqlx::SqliteConnection, i64)> = None;
+    let mut seen: Option<i64> = None;
     loop {
         ticks.tick().await;
-        let (Some(w), Some(c)) = (watch.upgrade(), changes.upgrade()) else {
+        let (Some(w), Some(c), Some(writer)) =
+            (watch.upgrade(), changes.upgrade(), writer.upgrade())
+        else {
             return;
         };
         let sent = w.elapsed_nanos();
-        if conn.is_none() {
-            match connect_sqlite(&options).await {
-                Ok((fresh, version)) => {
-                    w.resynchronise(&c);
-                    conn = Some((fresh, version));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot follow the database file");
-                    continue;
-                }
-            }
-        }
-        let Some((open, seen)) = conn.as_mut() else {
-            continue;
-        };
-        match data_version(open).await {
+        match writer.data_version().await {
             Ok(version) => {
-                if version != *seen {
-                    *seen = version;
-                    c.fetch_add(1, Ordering::SeqCst);
+                match seen {
+                    None => w.resynchronise(&c),
+                    Some(before) if before != version => c.record([Entity::Everything]),
+                    Some(_) => {}
                 }
+                seen = Some(version);
                 w.heard.fetch_max(sent + 1, Ordering::SeqCst);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "lost the connection that follows the database file");
-                conn = None;
+                tracing::warn!(error = %e, "cannot follow the database file");
+                seen = None;
             }
         }
     }
-}
-
-async fn connect_sqlite(
-    options: &sqlx::sqlite::SqliteConnectOptions,
-) -> Result<(sqlx::SqliteConnection, i64), sqlx::Error> {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect_with(options).await?;
-    let version = data_version(&mut conn).await?;
-    Ok((conn, version))
-}
-
-async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("PRAGMA data_version")
-        .fetch_one(conn)
-        .await
 }
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {

@@ -515,6 +515,17 @@ impl Raw {
         }
     }
 
+    /// Starts a transaction that writes. On SQLite it takes the write lock
+    /// at once (`BEGIN IMMEDIATE`, waiting out the busy timeout): a
+    /// deferred one that reads first cannot wait for a writer that
+    /// committed meanwhile, and fails with "database is locked".
+    async fn begin_write(&mut self) {
+        match self {
+            Raw::Sqlite(_) => self.execute("BEGIN IMMEDIATE").await,
+            Raw::Postgres(_) => self.execute("BEGIN").await,
+        }
+    }
+
     async fn execute(&mut self, sql: &str) {
         let outcome = match self {
             Raw::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
@@ -620,6 +631,7 @@ impl Server {
                         entry["message"].as_str().unwrap_or("?"),
                         entry["summary"]
                             .as_str()
+                            .or(entry["error"].as_str())
                             .map(|s| format!(" ({s})"))
                             .unwrap_or_default(),
                     );
@@ -1054,7 +1066,7 @@ async fn bulk_insert_users(
     let count = (to - from) as i64;
     let mut raw = Raw::open(url).await;
     let t = lit(TENANT);
-    raw.execute("BEGIN").await;
+    raw.begin_write().await;
     let first = raw
         .scalar_i64(&format!(
             "SELECT next_user_number FROM tenants WHERE uid = {t}"

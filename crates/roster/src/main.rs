@@ -7,11 +7,14 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use roster_app::config::{defaults, PoolSize};
 use roster_app::sealing::KeyEncryptionKey;
-use roster_app::{App, Config, Secret, TrustedProxies};
+use roster_app::{App, Config, EventsConfig, Secret, TrustedProxies};
+use roster_core::events::RetrySchedule;
 use roster_core::throttle::ThrottlePolicy;
 use roster_http::Limits;
 use roster_store::{ConnectOptions, SqliteSynchronous};
 use tracing_subscriber::EnvFilter;
+
+mod transfer;
 
 /// Roster: the users of a commerce platform and what they may do.
 #[derive(Debug, Parser)]
@@ -38,6 +41,52 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Import users from JSON lines or CSV (by extension; `-` reads JSON
+    /// lines from standard input): each line a `/v1` user, plus an optional
+    /// `password_hash` made by another system. A line matches a user by
+    /// `external_id` (source `IMPORT` unless given), else by email, and
+    /// updates the fields it gives; a re-run changes nothing. Refused lines
+    /// are reported as `line <n>: <field>: <reason>`; the exit code is 1
+    /// when any was refused. Works while a server runs on the database.
+    Import(ImportArgs),
+    /// Write a tenant's users as JSON lines (or CSV) that `roster import`
+    /// reads back; no secrets unless `--with-password-hashes`.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The tenant's uid.
+    #[arg(long)]
+    tenant: String,
+    /// The file to import, or `-` for standard input.
+    file: std::path::PathBuf,
+    /// The file's format, when its extension does not say.
+    #[arg(long, value_enum)]
+    format: Option<transfer::Format>,
+    /// Check every line and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write each refused line, as it was, to this file.
+    #[arg(long)]
+    rejects: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The tenant's uid.
+    #[arg(long)]
+    tenant: String,
+    /// JSON lines (default) or CSV with a header row.
+    #[arg(long, value_enum, default_value_t = transfer::Format::Jsonl)]
+    format: transfer::Format,
+    /// Include each user's stored password hash (`password_hash`).
+    #[arg(long)]
+    with_password_hashes: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,10 +126,10 @@ struct DatabaseArgs {
 /// The signing-key options `serve` and `keys rotate` share.
 #[derive(Debug, Args)]
 struct KeyArgs {
-    /// Seals the token-signing keys in the database: base64 of 32 random
-    /// bytes (`openssl rand -base64 32`). Unset: keys are stored as plain
-    /// PEM, with a warning at start. Once set, keep it: sealed keys do not
-    /// open without it.
+    /// Seals the token-signing keys and the webhook secrets in the
+    /// database: base64 of 32 random bytes (`openssl rand -base64 32`).
+    /// Unset: they are stored plain, with a warning at start. Once set,
+    /// keep it: what it sealed does not open without it.
     #[arg(long, env = "ROSTER_KEY_ENCRYPTION_KEY", hide_env_values = true, value_parser = key_encryption_key)]
     key_encryption_key: Option<KeyEncryptionKey>,
 }
@@ -124,6 +173,10 @@ struct ServeArgs {
     /// expire) and stale sign-in throttles, in seconds.
     #[arg(long, env = "ROSTER_PURGE_INTERVAL", default_value_t = defaults::PURGE_INTERVAL_SECONDS, value_parser = seconds())]
     purge_interval: u32,
+    /// A console sign-in ends after this many seconds without a request
+    /// (and 12 hours after it began, however busy).
+    #[arg(long, env = "ROSTER_CONSOLE_IDLE_TIMEOUT", default_value_t = defaults::CONSOLE_IDLE_TIMEOUT_SECONDS, value_parser = seconds())]
+    console_idle_timeout: u32,
     /// The bound, in milliseconds, on how late another Roster process's
     /// change (a revocation, a role change) is honoured here: changes are
     /// pushed (PostgreSQL LISTEN/NOTIFY) and usually arrive at once; while
@@ -158,9 +211,56 @@ struct ServeArgs {
     #[arg(long, env = "ROSTER_MAX_IN_FLIGHT", default_value_t = Limits::DEFAULT_MAX_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_in_flight: u32,
     #[command(flatten)]
+    events: EventArgs,
+    #[command(flatten)]
     keys: KeyArgs,
     #[command(flatten)]
     database: DatabaseArgs,
+}
+
+/// How events go out: webhooks and NATS JetStream.
+#[derive(Debug, Args)]
+struct EventArgs {
+    /// Seconds to wait before each retry of a failed webhook delivery,
+    /// comma-separated; after the last, the delivery has failed and the
+    /// webhook is disabled (with the reason) until PATCHed `enabled: true`.
+    /// Each wait is jittered by up to a fifth either way.
+    #[arg(long, env = "ROSTER_WEBHOOK_RETRY_SECONDS", default_value = defaults::WEBHOOK_RETRY_SECONDS, value_parser = retry_schedule)]
+    webhook_retry_seconds: RetrySchedule,
+    /// Let webhooks reach loopback, private and link-local addresses
+    /// (refused by default, when a webhook is made and again at each
+    /// delivery).
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    webhook_allow_private: bool,
+    /// Seconds one webhook delivery attempt may take (connecting, sending,
+    /// the answer's status).
+    #[arg(long, env = "ROSTER_WEBHOOK_TIMEOUT", default_value_t = defaults::WEBHOOK_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u32).range(1..=300))]
+    webhook_timeout: u32,
+    /// Deliveries in flight to one webhook at once, per process; a slow
+    /// endpoint holds only its own.
+    #[arg(long, env = "ROSTER_WEBHOOK_CONCURRENCY", default_value_t = defaults::WEBHOOK_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    webhook_concurrency: u32,
+    /// NATS server (e.g. `nats://127.0.0.1:4222`): every event is also
+    /// published to the JetStream stream `ROSTER` (created when missing) on
+    /// `roster.<tenant uid>.<resource>.<action>`. Unset: no NATS.
+    #[arg(long, env = "ROSTER_NATS_URL", hide_env_values = true, value_parser = parse_secret)]
+    nats_url: Option<Secret>,
+}
+
+impl EventArgs {
+    fn config(&self) -> EventsConfig {
+        EventsConfig {
+            retry: self.webhook_retry_seconds.clone(),
+            allow_private: self.webhook_allow_private,
+            timeout: Duration::from_secs(u64::from(self.webhook_timeout)),
+            concurrency: self.webhook_concurrency as usize,
+            nats_url: self.nats_url.clone(),
+        }
+    }
+}
+
+fn retry_schedule(value: &str) -> Result<RetrySchedule, String> {
+    RetrySchedule::parse(value)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -203,6 +303,8 @@ impl ServeArgs {
             key_encryption_key: self.keys.key_encryption_key.clone(),
             password_pool: self.password_pool(),
             cache_staleness: Duration::from_millis(u64::from(self.cache_staleness_ms)),
+            events: self.events.config(),
+            console_idle_timeout: seconds(self.console_idle_timeout),
         }
     }
 
@@ -334,7 +436,18 @@ fn one_line(error: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&cli.log).context("invalid log filter")?;
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // Import and export write their report and data on standard output:
+    // their logs go to standard error.
+    let to_stderr = matches!(cli.command, Command::Import(_) | Command::Export(_));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            if to_stderr {
+                Box::new(std::io::stderr())
+            } else {
+                Box::new(std::io::stdout())
+            }
+        });
     match cli.log_format {
         LogFormat::Json => logs.json().flatten_event(true).init(),
         LogFormat::Text => logs.init(),
@@ -346,6 +459,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Import(args) => {
+            let store = roster_store::connect(&args.database.options()).await?;
+            let app = App::new(store, Config::default());
+            let summary = transfer::import(
+                &app,
+                &args.tenant,
+                &args.file,
+                args.format,
+                args.dry_run,
+                args.rejects.as_ref(),
+            )
+            .await?;
+            if summary.rejected > 0 {
+                anyhow::bail!("{} lines were refused", summary.rejected);
+            }
+            Ok(())
+        }
+        Command::Export(args) => {
+            let store = roster_store::connect(&args.database.options()).await?;
+            let app = App::new(store, Config::default());
+            let written =
+                transfer::export(&app, &args.tenant, args.format, args.with_password_hashes)
+                    .await?;
+            tracing::info!(users = written, "export written");
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Rotate(args),
         } => {
@@ -370,8 +509,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.keys.key_encryption_key.is_none() {
         tracing::warn!(
-            "ROSTER_KEY_ENCRYPTION_KEY is not set: token-signing keys are stored unencrypted \
-             in the database"
+            "ROSTER_KEY_ENCRYPTION_KEY is not set: token-signing keys and webhook secrets are \
+             stored unencrypted in the database"
         );
     }
     let app = App::new(store, args.config());
@@ -382,6 +521,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.clone()
             .purge_every(Duration::from_secs(u64::from(args.purge_interval))),
     );
+    let dispatch = tokio::spawn(app.dispatcher().run());
+    let publish = tokio::spawn(app.clone().publish_to_nats());
     let limits = args.limits();
     let router = roster_http::router_with_limits(app, limits);
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -390,6 +531,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "roster is serving");
     let stopped = roster_http::serve(listener, router, limits, shutdown_signal()).await;
     purge.abort();
+    // Deliveries cut short here are claimed again after their lease.
+    dispatch.abort();
+    publish.abort();
     match stopped {
         roster_http::Stopped::Drained => tracing::info!("roster stopped"),
         roster_http::Stopped::CutShort { connections } => tracing::warn!(
@@ -467,6 +611,8 @@ mod tests {
             KEK,
             "--database-url",
             &url,
+            "--nats-url",
+            &format!("nats://roster:{DB_PASSWORD}@nats.internal:4222"),
         ]);
         let config = args.config();
         let key = roster_app::tokens::generate_key(chrono::Utc::now());
@@ -491,10 +637,17 @@ mod tests {
         assert_eq!(config.throttle, defaults.throttle);
         assert_eq!(config.trusted_proxies, defaults.trusted_proxies);
         assert_eq!(config.cache_staleness, defaults.cache_staleness);
+        assert_eq!(config.console_idle_timeout, defaults.console_idle_timeout);
         let args = serve_args(&[]);
         assert_eq!(args.limits(), Limits::default());
         assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Full);
         assert_eq!(args.purge_interval, defaults::PURGE_INTERVAL_SECONDS);
+        let (events, expected) = (config.events, EventsConfig::default());
+        assert_eq!(events.retry, expected.retry);
+        assert_eq!(events.allow_private, expected.allow_private);
+        assert_eq!(events.timeout, expected.timeout);
+        assert_eq!(events.concurrency, expected.concurrency);
+        assert!(events.nats_url.is_none());
     }
 
     #[test]
@@ -508,6 +661,10 @@ mod tests {
             &["--max-connections", "0"],
             &["--header-timeout", "0"],
             &["--shutdown-timeout=-1"],
+            &["--webhook-retry-seconds", "5,0"],
+            &["--webhook-retry-seconds", "soon"],
+            &["--webhook-allow-private", "maybe"],
+            &["--webhook-concurrency", "0"],
         ] {
             let mut all = vec!["roster", "serve"];
             all.extend_from_slice(bad);
@@ -529,5 +686,14 @@ mod tests {
         ]);
         assert_eq!(args.database.sqlite_synchronous, SqliteSynchronous::Normal);
         assert!(args.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        let args = serve_args(&[
+            "--webhook-retry-seconds",
+            "1,2",
+            "--webhook-allow-private",
+            "true",
+        ]);
+        let events = args.config().events;
+        assert_eq!(events.retry, RetrySchedule::parse("1,2").unwrap());
+        assert!(events.allow_private);
     }
 }

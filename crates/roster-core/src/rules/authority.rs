@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use crate::model::{AccountType, Roles, TenantRole, UserStatus};
-use crate::permission::{self, grants_of, Coverage, Grant, Permission, Subject, Target};
+use crate::permission::{
+    self, grants_of, Coverage, Grant, GroupGrants, Permission, Subject, Target,
+};
 
 /// What a credential holds in one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +100,7 @@ pub fn user_grants(
         store_ids: store_ids.to_vec(),
         tenant_store_count: 0,
         tenant_company_count: 0,
+        groups: Vec::new(),
     };
     if !subject.may_act() {
         return Vec::new();
@@ -117,6 +120,24 @@ pub fn newly_conferred(before: &[Grant], after: &[Grant]) -> BTreeSet<(Permissio
         .cloned()
         .collect();
     conferred(&new)
+}
+
+/// What a group confers on its members, for *grant only what you hold*:
+/// its tenant role's grants, and its commerce roles in its company, or, for
+/// a tenant-wide group (whose roles apply in each member's company), in
+/// every company. Changing a group, or adding a member, needs all of it.
+pub fn conferred_by_group(group: &GroupGrants) -> BTreeSet<(Permission, Place)> {
+    let mut grants = Vec::new();
+    permission::group_grants(group, None, &mut grants);
+    let mut out = conferred(&grants);
+    if group.company_id.is_none() {
+        for role in &group.commerce_roles {
+            for &p in permission::commerce_permissions(*role) {
+                out.insert((p, Place::Anywhere));
+            }
+        }
+    }
+    out
 }
 
 /// What a permission key listing `permissions` confers: each anywhere.
@@ -210,6 +231,7 @@ mod tests {
             store_ids: store_ids.iter().map(|s| s.to_string()).collect(),
             tenant_store_count: 3,
             tenant_company_count: 2,
+            groups: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod authority;
 pub mod company;
+pub mod group;
 pub mod hierarchy;
 pub mod invitation;
 pub mod retention;

@@ -28,10 +28,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[schema(example = json!({"email": "maria@example.com", "password": "correct-horse-battery-staple", "first_name": "Maria"}))]
 pub struct AccountCreate {
     /// Globally unique, compared case-insensitively.
+    #[schema(schema_with = crate::schema::email)]
     pub email: String,
     /// 12 to 128 characters, not guessable. Write-only.
+    #[schema(schema_with = crate::schema::password)]
     pub password: String,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub first_name: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub last_name: Option<String>,
 }
 
@@ -64,7 +68,7 @@ impl From<Account> for AccountView {
 
 /// Creates a global account (admin token).
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = AccountCreate,
-    security(("bearer" = [])), responses((status = 201, body = AccountView)))]
+    security(("admin_token" = [])), responses((status = 201, body = AccountView)))]
 async fn create_account(
     State(app): State<AppState>,
     caller: Caller,
@@ -92,7 +96,7 @@ async fn create_account(
 
 /// Reads a global account (admin token).
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 200, body = AccountView)))]
+    security(("admin_token" = [])), responses((status = 200, body = AccountView)))]
 async fn get_account(
     State(app): State<AppState>,
     caller: Caller,

@@ -22,13 +22,56 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A new key: either its own `permissions`, or a `user_id` it acts as.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "erp-sync", "permissions": ["MANAGE_USERS", "VIEW_USERS"]}))]
 pub struct ApiKeyCreate {
     pub name: String,
     pub permissions: Option<Vec<Permission>>,
     pub user_id: Option<Uuid>,
+}
+
+// Written by hand: the derive cannot say "exactly one of `permissions` and
+// `user_id`", which `create_api_key` requires.
+impl utoipa::PartialSchema for ApiKeyCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+        };
+        use utoipa::openapi::{KnownFormat, Ref, SchemaFormat};
+        let permissions = ArrayBuilder::new().items(Ref::from_schema_name("Permission"));
+        let user_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        let key = |field: &str, schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            ObjectBuilder::new()
+                .property("name", crate::schema::text::<255>())
+                .property(field, schema)
+                .required("name")
+                .required(field)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .build()
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "A new key: its `name`, and either its own `permissions` or the `user_id` it acts as.",
+            ))
+            .item(key("permissions", permissions.build().into()))
+            .item(key("user_id", user_id.build().into()))
+            .examples([serde_json::json!({"name": "erp-sync", "permissions": ["MANAGE_USERS", "VIEW_USERS"]})])
+            .into()
+    }
+}
+
+impl ToSchema for ApiKeyCreate {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("Permission".into(), Permission::schema()));
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,7 +114,7 @@ impl From<ApiKey> for ApiKeyView {
 
 /// Creates an API key (MANAGE_API_KEYS); the answer holds its token, once.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", tag = "api-keys", params(("tenant" = String, Path)),
-    request_body = ApiKeyCreate, security(("bearer" = [])), responses((status = 201, body = ApiKeyCreated)))]
+    request_body = ApiKeyCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = ApiKeyCreated)))]
 async fn create_api_key(
     State(app): State<AppState>,
     caller: Caller,
@@ -111,7 +154,7 @@ async fn create_api_key(
 
 /// Lists the tenant's API keys, without their tokens (MANAGE_API_KEYS).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", tag = "api-keys", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<ApiKeyView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<ApiKeyView>)))]
 async fn list_api_keys(
     State(app): State<AppState>,
     caller: Caller,
@@ -131,7 +174,7 @@ async fn list_api_keys(
 /// Revokes an API key at once (MANAGE_API_KEYS).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{id}", tag = "api-keys",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Revoked")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Revoked")))]
 async fn delete_api_key(
     State(app): State<AppState>,
     caller: Caller,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_value, holds_nul, parse_json, JsonBytes, Path};
+use crate::extract::{from_value, holds_nul, parse_json, refuse_array, JsonBytes, Path};
 use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -132,7 +132,7 @@ impl From<Decision> for CheckDecision {
 /// answered on its own, a bad one with `{"error": <problem>}` in its place.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/check", tag = "check", params(("tenant" = String, Path)),
     request_body(content = CheckRequest, example = json!({"user_id": "0193a0c4-7d1e-7c3a-9f00-5b8f2a1c4d5e", "permission": "USE_POS", "store_id": "main"})),
-    security(("bearer" = [])), responses((status = 200, body = CheckResponse, example = json!({"allowed": true, "reason": "granted by tenant role ACCESS"}))))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = CheckResponse, example = json!({"allowed": true, "reason": "granted by tenant role ACCESS"}))))]
 async fn check(
     State(app): State<AppState>,
     caller: Caller,
@@ -140,6 +140,7 @@ async fn check(
     JsonBytes(bytes): JsonBytes,
 ) -> ApiResult<axum::Json<CheckResponse>> {
     let scope = app.scope(&caller, &tenant, Permission::ViewUsers).await?;
+    refuse_array(&bytes)?;
     // The hot path: a well-formed single question parses straight into its
     // type, without the whole-body screen of `parse_json`: its only free
     // text, `store_id`, is screened for U+0000 by `question`, and a typed
@@ -155,8 +156,10 @@ async fn check(
     // refuses one nested too deep and names its fault, in its place.
     if let Ok(batch) = serde_json::from_slice::<RawBatch>(&bytes) {
         let items = batch.checks.iter().map(|raw| {
-            serde_json::from_str::<CheckItem>(raw.get())
-                .or_else(|_| parse_json::<CheckItem>(raw.get().as_bytes()))
+            refuse_array(raw.get().as_bytes()).and_then(|()| {
+                serde_json::from_str::<CheckItem>(raw.get())
+                    .or_else(|_| parse_json::<CheckItem>(raw.get().as_bytes()))
+            })
         });
         return answer_batch(&app, &scope, items.collect(), batch.consistency).await;
     }

@@ -26,10 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyCreate {
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub name: String,
     /// Default `COMMERCE`.
     pub kind: Option<CompanyKind>,
     /// Unique in the tenant when set.
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<String>,
     /// Default `ACTIVE`.
     pub status: Option<CompanyStatus>,
@@ -38,9 +40,11 @@ pub struct CompanyCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyUpdate {
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<String>,
     pub kind: Option<CompanyKind>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<Option<String>>,
     pub status: Option<CompanyStatus>,
 }
@@ -79,7 +83,7 @@ fn external_id(value: &str) -> Result<String, String> {
 
 /// Creates a company (MANAGE_COMMERCES).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/companies", tag = "companies", params(("tenant" = String, Path)),
-    request_body = CompanyCreate, security(("bearer" = [])), responses((status = 201, body = CompanyView)))]
+    request_body = CompanyCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = CompanyView)))]
 async fn create_company(
     State(app): State<AppState>,
     caller: Caller,
@@ -105,7 +109,7 @@ async fn create_company(
 
 /// Lists the tenant's companies, by number (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/companies", tag = "companies", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<CompanyView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<CompanyView>)))]
 async fn list_companies(
     State(app): State<AppState>,
     caller: Caller,
@@ -122,7 +126,7 @@ async fn list_companies(
 /// Reads a company (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/companies/{id}", tag = "companies",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 200, body = CompanyView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = CompanyView)))]
 async fn get_company(
     State(app): State<AppState>,
     caller: Caller,
@@ -140,7 +144,7 @@ async fn get_company(
 /// Changes a company (MANAGE_COMMERCES).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/companies/{id}", tag = "companies",
     params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = CompanyUpdate,
-    security(("bearer" = [])), responses((status = 200, body = CompanyView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = CompanyView)))]
 async fn update_company(
     State(app): State<AppState>,
     caller: Caller,
@@ -173,7 +177,7 @@ async fn update_company(
 /// Deletes a company with no users, quotes or orders (MANAGE_COMMERCES).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/companies/{id}", tag = "companies",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete_company(
     State(app): State<AppState>,
     caller: Caller,

@@ -26,8 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Till 1", "store_id": "main"}))]
 pub struct DeviceCreate {
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub name: String,
     /// The store the device stands in; users signing in on it need USE_POS there.
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub store_id: Option<String>,
 }
 
@@ -64,7 +66,7 @@ pub struct DeviceCreated {
 
 /// Onboards a device (MANAGE_DEVICES); the answer holds its token, once.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/devices", tag = "devices", params(("tenant" = String, Path)),
-    request_body = DeviceCreate, security(("bearer" = [])), responses((status = 201, body = DeviceCreated)))]
+    request_body = DeviceCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = DeviceCreated)))]
 async fn create_device(
     State(app): State<AppState>,
     caller: Caller,
@@ -94,7 +96,7 @@ async fn create_device(
 
 /// Lists the tenant's devices, revoked ones included (MANAGE_DEVICES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/devices", tag = "devices", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<DeviceView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<DeviceView>)))]
 async fn list_devices(
     State(app): State<AppState>,
     caller: Caller,
@@ -115,7 +117,7 @@ async fn list_devices(
 /// working at once (MANAGE_DEVICES).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/devices/{id}", tag = "devices",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Revoked")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Revoked")))]
 async fn revoke_device(
     State(app): State<AppState>,
     caller: Caller,

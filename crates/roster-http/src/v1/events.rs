@@ -46,7 +46,7 @@ impl From<AuditEvent> for EventView {
 
 /// The tenant's audit log, oldest first (VIEW_AUDIT).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/events", tag = "events", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<EventView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<EventView>)))]
 async fn list_events(
     State(app): State<AppState>,
     caller: Caller,

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, AccountType, Invitation, Permission, TenantRole};
+use roster_core::{AccountType, Invitation, Permission, TenantRole};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{List, PageQuery};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Json, Path, Query};
 use crate::AppState;
 
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "lee@example.com", "tenant_role": "BACKOFFICE", "account_type": "FULL"}))]
 pub struct InvitationCreate {
+    #[schema(schema_with = crate::schema::email)]
     pub email: String,
     /// Default ACCESS.
     pub tenant_role: Option<TenantRole>,
@@ -76,7 +77,7 @@ pub struct InvitationCreated {
 /// Invites an email into the tenant (MANAGE_USERS); the token expires after
 /// 7 days by default (`ROSTER_INVITATION_TTL`).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/invitations", tag = "invitations", params(("tenant" = String, Path)),
-    request_body = InvitationCreate, security(("bearer" = [])), responses((status = 201, body = InvitationCreated)))]
+    request_body = InvitationCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = InvitationCreated)))]
 async fn create_invitation(
     State(app): State<AppState>,
     caller: Caller,
@@ -84,10 +85,9 @@ async fn create_invitation(
     Json(body): Json<InvitationCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<InvitationCreated>)> {
     let scope = app.scope(&caller, &tenant, Permission::ManageUsers).await?;
-    let email = validate::email(&body.email).map_err(|m| ApiError::field("email", m))?;
     let issued = app
         .invitations()
-        .create(&scope, email, body.tenant_role, body.account_type)
+        .create(&scope, body.email, body.tenant_role, body.account_type)
         .await?;
     let invitation = InvitationView::new(issued.record, app.now());
     Ok((
@@ -101,7 +101,7 @@ async fn create_invitation(
 
 /// Lists the tenant's invitations with their status (VIEW_USERS).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/invitations", tag = "invitations", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<InvitationView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<InvitationView>)))]
 async fn list_invitations(
     State(app): State<AppState>,
     caller: Caller,
@@ -119,7 +119,7 @@ async fn list_invitations(
 /// Revokes a pending invitation (MANAGE_USERS); its token then answers 410.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/invitations/{id}", tag = "invitations",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Revoked")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Revoked")))]
 async fn revoke_invitation(
     State(app): State<AppState>,
     caller: Caller,

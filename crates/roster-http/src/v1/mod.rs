@@ -15,11 +15,15 @@ mod check;
 mod companies;
 mod devices;
 mod events;
+mod groups;
+pub mod imports;
 mod invitations;
 mod records;
+mod scim_tokens;
 mod stores;
 mod tenants;
-mod users;
+pub mod users;
+mod webhooks;
 
 /// Every `/v1` route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,8 +37,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(check::router())
         .merge(events::router())
+        .merge(imports::router())
         .merge(devices::router())
         .merge(invitations::router())
+        .merge(webhooks::router())
+        .merge(groups::router())
+        .merge(scim_tokens::router())
 }
 
 /// A page of a list.
@@ -57,12 +65,62 @@ impl<T: ToSchema> List<T> {
     }
 }
 
+/// How many items a page holds: an integer from [`Limit::MIN`] to
+/// [`Limit::MAX`]. The one place the bound lives: deserializing refuses a
+/// value outside it (400 naming `limit`), and the schema documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl Limit {
+    pub const MIN: i64 = 1;
+    pub const MAX: i64 = 500;
+    pub const DEFAULT: Limit = Limit(50);
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Limit {
+    type Error = String;
+
+    fn try_from(limit: i64) -> Result<Self, String> {
+        if (Limit::MIN..=Limit::MAX).contains(&limit) {
+            Ok(Limit(limit))
+        } else {
+            Err(format!("must be between {} and {}", Limit::MIN, Limit::MAX))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Limit::try_from(i64::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Limit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(Limit::MIN as f64))
+            .maximum(Some(Limit::MAX as f64))
+            .default(Some(Limit::DEFAULT.0.into()))
+            .into()
+    }
+}
+
+impl ToSchema for Limit {}
+
 /// Paging parameters of every list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items, 1 to 500 (default 50).
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
@@ -73,12 +131,9 @@ impl PageQuery {
     }
 }
 
-/// Checks `limit` and decodes `cursor`.
-pub fn page(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Page> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 500"));
-    }
+/// Decodes `cursor` into a page of `limit` items.
+pub fn page(limit: Option<Limit>, cursor: Option<&str>) -> ApiResult<Page> {
+    let limit = limit.unwrap_or(Limit::DEFAULT).get();
     let after = cursor
         .map(|c| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -31,12 +31,14 @@ pub struct QuoteCreate {
     pub company_id: Uuid,
     /// A user of that company.
     pub owner_user_id: Uuid,
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub reference: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteUpdate {
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub reference: Option<String>,
     /// `CLOSED` closes the quote.
     pub status: Option<QuoteStatus>,
@@ -75,15 +77,19 @@ impl From<Quote> for QuoteView {
 pub struct OrderCreate {
     pub company_id: Uuid,
     pub owner_user_id: Uuid,
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub reference: String,
     /// Free text, default `PLACED`.
+    #[schema(schema_with = crate::schema::text_or_null::<64>)]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderUpdate {
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub reference: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<64>)]
     pub status: Option<String>,
 }
 
@@ -119,7 +125,8 @@ pub struct RecordQuery {
     pub owner_user_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
     /// 1 to 500, default 50.
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<super::Limit>,
     pub cursor: Option<String>,
 }
 
@@ -138,7 +145,7 @@ fn reference(value: &str) -> Result<String, String> {
 
 /// Creates a quote, `OPEN` and unlocked (MANAGE_COMMERCES).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/quotes", tag = "quotes-orders", params(("tenant" = String, Path)),
-    request_body = QuoteCreate, security(("bearer" = [])), responses((status = 201, body = QuoteView)))]
+    request_body = QuoteCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = QuoteView)))]
 async fn create_quote(
     State(app): State<AppState>,
     caller: Caller,
@@ -160,7 +167,7 @@ async fn create_quote(
 
 /// Lists quotes (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/quotes", tag = "quotes-orders", params(("tenant" = String, Path), RecordQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<QuoteView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<QuoteView>)))]
 async fn list_quotes(
     State(app): State<AppState>,
     caller: Caller,
@@ -181,7 +188,7 @@ async fn list_quotes(
 /// Reads a quote (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/quotes/{id}", tag = "quotes-orders",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 200, body = QuoteView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = QuoteView)))]
 async fn get_quote(
     State(app): State<AppState>,
     caller: Caller,
@@ -198,7 +205,7 @@ async fn get_quote(
 /// Changes a quote; a locked quote answers 409 (MANAGE_COMMERCES).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/quotes/{id}", tag = "quotes-orders",
     params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = QuoteUpdate,
-    security(("bearer" = [])), responses((status = 200, body = QuoteView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = QuoteView)))]
 async fn update_quote(
     State(app): State<AppState>,
     caller: Caller,
@@ -221,7 +228,7 @@ async fn update_quote(
 
 /// Creates an order, `PLACED` unless a status is given (MANAGE_COMMERCES).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/orders", tag = "quotes-orders", params(("tenant" = String, Path)),
-    request_body = OrderCreate, security(("bearer" = [])), responses((status = 201, body = OrderView)))]
+    request_body = OrderCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = OrderView)))]
 async fn create_order(
     State(app): State<AppState>,
     caller: Caller,
@@ -250,7 +257,7 @@ async fn create_order(
 
 /// Lists orders (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/orders", tag = "quotes-orders", params(("tenant" = String, Path), RecordQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<OrderView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<OrderView>)))]
 async fn list_orders(
     State(app): State<AppState>,
     caller: Caller,
@@ -271,7 +278,7 @@ async fn list_orders(
 /// Reads an order (MANAGE_COMMERCES).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/orders/{id}", tag = "quotes-orders",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 200, body = OrderView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = OrderView)))]
 async fn get_order(
     State(app): State<AppState>,
     caller: Caller,
@@ -288,7 +295,7 @@ async fn get_order(
 /// Changes an order's reference or status (MANAGE_COMMERCES).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/orders/{id}", tag = "quotes-orders",
     params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = OrderUpdate,
-    security(("bearer" = [])), responses((status = 200, body = OrderView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = OrderView)))]
 async fn update_order(
     State(app): State<AppState>,
     caller: Caller,

@@ -26,17 +26,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct StoreCreate {
     /// `^[A-Za-z0-9-_]+$`; generated when absent.
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub id: Option<String>,
     /// Unique in the tenant: a lowercase letter, then `a-z`, `0-9`, `_`; not
     /// `default` or `all` (they name every store on the B2B surface).
+    #[schema(schema_with = crate::schema::store_code)]
     pub code: String,
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreUpdate {
+    #[schema(schema_with = crate::schema::store_code_or_null)]
     pub code: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<String>,
 }
 
@@ -66,7 +71,7 @@ impl From<Store> for StoreView {
 
 /// Creates a store (MANAGE_STORES).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/stores", tag = "stores", params(("tenant" = String, Path)),
-    request_body = StoreCreate, security(("bearer" = [])), responses((status = 201, body = StoreView)))]
+    request_body = StoreCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = StoreView)))]
 async fn create_store(
     State(app): State<AppState>,
     caller: Caller,
@@ -95,7 +100,7 @@ async fn create_store(
 
 /// Lists the tenant's stores (any credential of the tenant).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/stores", tag = "stores", params(("tenant" = String, Path), PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<StoreView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<StoreView>)))]
 async fn list_stores(
     State(app): State<AppState>,
     caller: Caller,
@@ -110,7 +115,7 @@ async fn list_stores(
 /// Reads a store (any credential of the tenant).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/stores/{id}", tag = "stores",
     params(("tenant" = String, Path), ("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = StoreView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = StoreView)))]
 async fn get_store(
     State(app): State<AppState>,
     caller: Caller,
@@ -125,7 +130,7 @@ async fn get_store(
 /// Changes a store's code or name (MANAGE_STORES).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/stores/{id}", tag = "stores",
     params(("tenant" = String, Path), ("id" = String, Path)), request_body = StoreUpdate,
-    security(("bearer" = [])), responses((status = 200, body = StoreView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = StoreView)))]
 async fn update_store(
     State(app): State<AppState>,
     caller: Caller,
@@ -149,7 +154,7 @@ async fn update_store(
 /// Deletes a store; users lose access to it (MANAGE_STORES).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/stores/{id}", tag = "stores",
     params(("tenant" = String, Path), ("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete_store(
     State(app): State<AppState>,
     caller: Caller,

@@ -25,13 +25,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct TenantCreate {
     /// `^[A-Za-z0-9-_]+$`; generated when absent.
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub uid: Option<String>,
+    #[schema(schema_with = crate::schema::text::<255>)]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantUpdate {
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<String>,
 }
 
@@ -56,7 +59,7 @@ impl From<Tenant> for TenantView {
 
 /// Creates a tenant (admin token).
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = TenantCreate,
-    security(("bearer" = [])), responses((status = 201, body = TenantView)))]
+    security(("admin_token" = [])), responses((status = 201, body = TenantView)))]
 async fn create_tenant(
     State(app): State<AppState>,
     caller: Caller,
@@ -77,7 +80,7 @@ async fn create_tenant(
 
 /// Lists tenants (admin token).
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(PageQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<TenantView>)))]
+    security(("admin_token" = [])), responses((status = 200, body = List<TenantView>)))]
 async fn list_tenants(
     State(app): State<AppState>,
     caller: Caller,
@@ -89,7 +92,7 @@ async fn list_tenants(
 
 /// Reads a tenant (any credential of the tenant).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = TenantView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = TenantView)))]
 async fn get_tenant(
     State(app): State<AppState>,
     caller: Caller,
@@ -101,7 +104,7 @@ async fn get_tenant(
 
 /// Renames a tenant (admin token).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
-    request_body = TenantUpdate, security(("bearer" = [])), responses((status = 200, body = TenantView)))]
+    request_body = TenantUpdate, security(("admin_token" = [])), responses((status = 200, body = TenantView)))]
 async fn update_tenant(
     State(app): State<AppState>,
     caller: Caller,
@@ -119,7 +122,7 @@ async fn update_tenant(
 
 /// Deletes a tenant and all its data (admin token).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+    security(("admin_token" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete_tenant(
     State(app): State<AppState>,
     caller: Caller,

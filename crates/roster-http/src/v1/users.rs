@@ -41,25 +41,39 @@ pub struct UserCreate {
     pub company_id: Option<Uuid>,
     /// A user of the same company: the company hierarchy.
     pub parent_id: Option<Uuid>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub first_name: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub middle_name: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub last_name: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub display_name: Option<String>,
     /// Unique in the tenant, compared case-insensitively.
+    #[schema(schema_with = crate::schema::email_or_null)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub login: Option<String>,
     /// Unique in the tenant; the POS sign-in code.
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub user_code: Option<String>,
     /// E.164.
+    #[schema(schema_with = crate::schema::e164_or_null)]
     pub mobile: Option<String>,
     /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = crate::schema::country_code_or_null)]
     pub country_code: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<64>)]
     pub telephone: Option<String>,
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub job_title: Option<String>,
     /// ISO 639-1.
+    #[schema(schema_with = crate::schema::language_code_or_null)]
     pub language_code: Option<String>,
     /// Unique in the tenant per `source`.
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<String>,
     /// Default `RETEN` when `external_id` is set.
     pub source: Option<Source>,
@@ -69,10 +83,12 @@ pub struct UserCreate {
     pub account_type: Option<AccountType>,
     pub default_store_id: Option<String>,
     /// The stores the user may act on.
+    #[schema(schema_with = crate::schema::identifiers_or_null)]
     pub store_ids: Option<Vec<String>>,
     /// Links the user to a global account.
     pub account_id: Option<Uuid>,
     /// 12 to 128 characters, not guessable. Write-only.
+    #[schema(schema_with = crate::schema::password_or_null)]
     pub password: Option<String>,
     /// Default: none (no tenant permissions).
     pub tenant_role: Option<TenantRole>,
@@ -92,32 +108,46 @@ pub struct UserUpdate {
     #[serde(default, with = "nullable::field")]
     pub parent_id: Option<Option<Uuid>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub first_name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub middle_name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub last_name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub display_name: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::email_or_null)]
     pub email: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub login: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::identifier_or_null)]
     pub user_code: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::e164_or_null)]
     pub mobile: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::country_code_or_null)]
     pub country_code: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<64>)]
     pub telephone: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub job_title: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::language_code_or_null)]
     pub language_code: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
+    #[schema(schema_with = crate::schema::text_or_null::<255>)]
     pub external_id: Option<Option<String>>,
     #[serde(default, with = "nullable::field")]
     pub source: Option<Option<Source>>,
@@ -126,10 +156,12 @@ pub struct UserUpdate {
     #[serde(default, with = "nullable::field")]
     pub default_store_id: Option<Option<String>>,
     /// Replaces the user's stores.
+    #[schema(schema_with = crate::schema::identifiers_or_null)]
     pub store_ids: Option<Vec<String>>,
     #[serde(default, with = "nullable::field")]
     pub account_id: Option<Option<Uuid>>,
     /// Sets a new password.
+    #[schema(schema_with = crate::schema::password_or_null)]
     pub password: Option<String>,
     #[serde(default, with = "nullable::field")]
     pub tenant_role: Option<Option<TenantRole>>,
@@ -236,7 +268,7 @@ fn checked_store_ids(ids: Vec<String>) -> ApiResult<Vec<String>> {
 
 impl UserCreate {
     /// Validates the body into a core user, hashing its password.
-    fn into_new_user(self) -> ApiResult<(NewUser, Option<NewPassword>)> {
+    pub(crate) fn into_new_user(self) -> ApiResult<(NewUser, Option<NewPassword>)> {
         let password = self.password.map(|p| NewPassword::new(p, "password"));
         let profile = validate::profile(Profile {
             name: self.name,
@@ -284,7 +316,7 @@ impl UserCreate {
 }
 
 impl UserUpdate {
-    fn into_patch(self) -> ApiResult<(UserPatch, Option<NewPassword>)> {
+    pub(crate) fn into_patch(self) -> ApiResult<(UserPatch, Option<NewPassword>)> {
         // Validate the fields being set, as a profile, then put them back.
         let set = |f: &Option<Option<String>>| f.clone().flatten();
         let checked = validate::profile(Profile {
@@ -354,16 +386,17 @@ pub struct UserQuery {
     pub store_id: Option<String>,
     pub company_id: Option<Uuid>,
     pub status: Option<UserStatus>,
-    /// Text in names, email, login or user code.
+    /// Text in names, email, login, user code or external id.
     pub q: Option<String>,
     /// 1 to 500, default 50.
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<super::Limit>,
     pub cursor: Option<String>,
 }
 
 /// Creates a user (MANAGE_USERS).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "users", params(("tenant" = String, Path)),
-    request_body = UserCreate, security(("bearer" = [])), responses((status = 201, body = UserView)))]
+    request_body = UserCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 201, body = UserView)))]
 async fn create_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -381,7 +414,7 @@ async fn create_user(
 
 /// Lists users by number, filtered (VIEW_USERS).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "users", params(("tenant" = String, Path), UserQuery),
-    security(("bearer" = [])), responses((status = 200, body = List<UserView>)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = List<UserView>)))]
 async fn list_users(
     State(app): State<AppState>,
     caller: Caller,
@@ -410,7 +443,7 @@ async fn list_users(
 /// Reads a user (VIEW_USERS).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 200, body = UserView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = UserView)))]
 async fn get_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -427,7 +460,7 @@ async fn get_user(
 /// A patch that changes nothing writes nothing (no event, `updated_at` kept).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
     params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = UserUpdate,
-    security(("bearer" = [])), responses((status = 200, body = UserView)))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 200, body = UserView)))]
 async fn update_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -447,7 +480,7 @@ async fn update_user(
 /// quotes close and lock, its quotes and orders stay visible.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204, description = "Deleted")))]
+    security(("admin_token" = []), ("api_key" = []), ("access_token" = [])), responses((status = 204, description = "Deleted")))]
 async fn delete_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -466,7 +499,7 @@ async fn delete_user(
 /// writes nothing: no audit event, `updated_at` kept.
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/users/by-external-id/{source}/{external_id}", tag = "users",
     params(("tenant" = String, Path), ("source" = Source, Path), ("external_id" = String, Path)),
-    request_body = UserCreate, security(("bearer" = [])),
+    request_body = UserCreate, security(("admin_token" = []), ("api_key" = []), ("access_token" = [])),
     responses((status = 201, body = UserView, description = "Created"), (status = 200, body = UserView, description = "Updated")))]
 async fn upsert_user_by_external_id(
     State(app): State<AppState>,
@@ -504,4 +537,29 @@ async fn upsert_user_by_external_id(
         StatusCode::OK
     };
     Ok((status, axum::Json(user.into())))
+}
+
+/// The fields an export writes that an import reads past: they name the
+/// record in the database it came from (`id`, `number`), say what Roster
+/// derives (`has_password`) or when (timestamps).
+pub const EXPORT_ONLY_FIELDS: [&str; 6] = [
+    "id",
+    "number",
+    "has_password",
+    "created_at",
+    "updated_at",
+    "last_accessed_at",
+];
+
+/// A `/v1` user body as one line of an import reads it (SPEC §8): the user
+/// to create and the patch of the fields the line gives, from one object
+/// (export-only fields and `password_hash` taken out by the caller).
+pub fn import_line(
+    body: serde_json::Value,
+) -> ApiResult<(NewUser, UserPatch, Option<NewPassword>)> {
+    let create: UserCreate = crate::extract::from_value(body.clone())?;
+    let update: UserUpdate = crate::extract::from_value(body)?;
+    let (new, password) = create.into_new_user()?;
+    let (patch, _) = update.into_patch()?;
+    Ok((new, patch, password))
 }

@@ -12,7 +12,7 @@ use super::audit::audit;
 use super::page::{fetch_page, paged, PageKey};
 use super::tenants::{TenantRow, TENANT_COLUMNS};
 use super::user_rows::fetch_user_by;
-use super::users::{apply_user_patch, insert_user};
+use super::users::{apply_user_patch, insert_user, user_and};
 use super::{lock_tenant, now, uuid, word, Conn, SqlStore, LOCK};
 use crate::{AccountStore, Listed, NewAccount, NewInvitation, Page, Result, StoreError};
 
@@ -82,6 +82,22 @@ impl TryFrom<InvitationRow> for Invitation {
 pub(super) const INVITATION_COLUMNS: &str = "tenant_id, id, email, tenant_role, account_type, \
                                              created_at, expires_at, accepted_at, revoked_at";
 
+pub(super) async fn fetch_invitation(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+) -> Result<Invitation> {
+    let sql =
+        format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2");
+    sqlx::query_as::<_, InvitationRow>(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("invitation"))?
+        .try_into()
+}
+
 pub(super) async fn fetch_account(conn: &mut Conn, id: Uuid) -> Result<Account> {
     sqlx::query_as::<_, AccountRow>(
         "SELECT id, email, first_name, last_name, global_roles, default_tenant_uid, created_at, \
@@ -93,6 +109,22 @@ pub(super) async fn fetch_account(conn: &mut Conn, id: Uuid) -> Result<Account> 
     .await?
     .ok_or(StoreError::NotFound("account"))?
     .try_into()
+}
+
+/// The id and password hash of the user whose `column` is `value`.
+async fn password_by(
+    pool: &sqlx::Pool<super::Db>,
+    tenant: &str,
+    column: &str,
+    value: &str,
+) -> Result<Option<(Uuid, Option<String>)>> {
+    let sql = format!("SELECT id, password_hash FROM users WHERE tenant_id = $1 AND {column} = $2");
+    let row: Option<(String, Option<String>)> = sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(value)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|(id, hash)| Ok((uuid(&id)?, hash))).transpose()
 }
 
 /// A user found by a sign-in name, with its password hash.
@@ -154,13 +186,20 @@ impl AccountStore for SqlStore {
         .try_into()
     }
 
-    async fn find_user_by_code(
+    async fn password_by_code(
         &self,
         tenant: &str,
         user_code: &str,
-    ) -> Result<Option<(User, Option<String>)>> {
-        let mut conn = self.read.acquire().await?;
-        user_with_password(&mut conn, tenant, "user_code", user_code).await
+    ) -> Result<Option<(Uuid, Option<String>)>> {
+        password_by(&self.read, tenant, "user_code", user_code).await
+    }
+
+    async fn password_by_email(
+        &self,
+        tenant: &str,
+        email: &str,
+    ) -> Result<Option<(Uuid, Option<String>)>> {
+        password_by(&self.read, tenant, "email_key", &validate::email_key(email)).await
     }
 
     async fn find_user_by_email(
@@ -172,16 +211,13 @@ impl AccountStore for SqlStore {
         user_with_password(&mut conn, tenant, "email_key", &validate::email_key(email)).await
     }
 
-    async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>> {
+    async fn account_password(&self, email: &str) -> Result<Option<(Uuid, String)>> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT id, password_hash FROM accounts WHERE email_key = $1")
                 .bind(validate::email_key(email))
                 .fetch_optional(&self.read)
                 .await?;
-        let Some((id, hash)) = row else {
-            return Ok(None);
-        };
-        Ok(Some((self.get_account(uuid(&id)?).await?, hash)))
+        row.map(|(id, hash)| Ok((uuid(&id)?, hash))).transpose()
     }
 
     async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>> {
@@ -388,6 +424,7 @@ impl AccountStore for SqlStore {
                 .await?
             }
         };
+        let mut moved = Vec::new();
         let user = match existing {
             Some(user) if user.account_id.is_some_and(|a| a != account.id) => {
                 return Err(StoreError::Conflict(
@@ -401,7 +438,10 @@ impl AccountStore for SqlStore {
                     account_type: Some(invitation.account_type),
                     ..UserPatch::default()
                 };
-                apply_user_patch(&mut tx, &tenant, user.id.into(), patch, &actor).await?
+                let patched =
+                    apply_user_patch(&mut tx, &tenant, user.id.into(), patch, &actor).await?;
+                moved = patched.moved;
+                patched.user
             }
             None => {
                 let new = NewUser {
@@ -426,7 +466,7 @@ impl AccountStore for SqlStore {
                     },
                     store_ids: Vec::new(),
                 };
-                insert_user(&mut tx, &tenant, &new, &actor).await?
+                insert_user(self, &mut tx, &tenant, &new, &actor).await?
             }
         };
         audit(
@@ -438,9 +478,10 @@ impl AccountStore for SqlStore {
             &format!("user:{}", user.id),
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = user_and(&tenant, user.id, &moved);
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(user)
     }
 }

@@ -1,13 +1,32 @@
-//! The audit log: the append every change makes, and [`AuditStore`].
+//! The audit log: the append every change makes (with its event in the
+//! outbox), and [`AuditStore`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use roster_core::{Actor, AuditEvent};
+use std::collections::HashMap;
 
+use roster_core::{events, Actor, AuditEvent, User};
+use sqlx::QueryBuilder;
+
+use super::accounts::fetch_invitation;
+use super::credentials::{fetch_api_key, fetch_device};
+use super::events::fetch_webhook;
+use super::groups::fetch_group;
 use super::page::{fetch_page, paged, PageKey};
-use super::{now, Conn, SqlStore};
+use super::records::{fetch_order, fetch_quote};
+use super::tenants::{fetch_company, fetch_store, fetch_tenant};
+use super::user_rows::fetch_user;
+use super::{corrupt, now, uuid, Conn, Db, SqlStore};
 use crate::{AuditStore, Listed, Page, Result};
 
+/// Appends the change's audit event and, in the same transaction, its
+/// CloudEvent to the outbox (SPEC §8). Its `id` is a UUIDv7 rather than the
+/// audit event's number, which is unique only within one database (a
+/// receiver or a JetStream stream fed by two would drop one as a
+/// duplicate); the number is the `auditid` extension attribute. Its `data`
+/// is the target as the
+/// change left it, read here from the transaction (so no call site has to
+/// hand it over), or only its id when the change deleted it.
 pub(super) async fn audit(
     conn: &mut Conn,
     tenant: &str,
@@ -16,19 +35,166 @@ pub(super) async fn audit(
     target: &str,
     summary: &str,
 ) -> Result<()> {
-    sqlx::query(
+    let at = now();
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO events (tenant_id, actor, action, target, summary, at) VALUES ($1, $2, $3, \
-         $4, $5, $6)",
+         $4, $5, $6) RETURNING id",
     )
     .bind(tenant)
     .bind(actor.to_string())
     .bind(action)
     .bind(target)
     .bind(summary)
-    .bind(now())
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let event_type = events::event_type(action);
+    let uid = uuid::Uuid::now_v7().to_string();
+    let body = serde_json::json!({
+        "specversion": "1.0",
+        "id": uid,
+        "auditid": id.to_string(),
+        "source": format!("/tenants/{tenant}"),
+        "type": event_type,
+        "subject": events::subject_of(target),
+        "time": at,
+        "datacontenttype": "application/json",
+        "data": event_data(conn, tenant, action, target).await?,
+    });
+    sqlx::query(
+        "INSERT INTO outbox (tenant_id, id, uid, type, body, created_at) VALUES ($1, $2, $3, $4, \
+         $5, $6)",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(&uid)
+    .bind(&event_type)
+    .bind(body.to_string())
+    .bind(at)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Appends one audit event per user of a batch (`action` on each, with its
+/// summary) and their CloudEvents, as [`audit`] does one, a chunk of 500 at
+/// a time in two multi-row inserts. The users are handed over as the batch
+/// wrote them (an import's creations, built from the very values it
+/// inserted), not read back: reading 500 users back costs as much as
+/// writing them.
+pub(super) async fn audit_users(
+    conn: &mut Conn,
+    tenant: &str,
+    actor: &Actor,
+    action: &str,
+    entries: &[(User, String)],
+) -> Result<()> {
+    let at = now();
+    let event_type = events::event_type(action);
+    let actor = actor.to_string();
+    let source = format!("/tenants/{tenant}");
+    for chunk in entries.chunks(500) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO events (tenant_id, actor, action, target, summary, at) ",
+        );
+        q.push_values(chunk, |mut row, (user, summary)| {
+            row.push_bind(tenant)
+                .push_bind(actor.clone())
+                .push_bind(action)
+                .push_bind(format!("user:{}", user.id))
+                .push_bind(summary.clone())
+                .push_bind(at);
+        });
+        q.push(" RETURNING id, target");
+        let numbered: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        let audit_ids: HashMap<String, i64> = numbered
+            .into_iter()
+            .map(|(id, target)| (target, id))
+            .collect();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (user, _) in chunk {
+            let target = format!("user:{}", user.id);
+            let Some(&audit_id) = audit_ids.get(&target) else {
+                return Err(corrupt("audit event", &target));
+            };
+            let uid = uuid::Uuid::now_v7().to_string();
+            // The same CloudEvent as `audit` writes, serialised straight
+            // from the user (no JSON tree in between: a batch makes many).
+            let body = serde_json::to_string(&CloudEvent {
+                specversion: "1.0",
+                id: &uid,
+                auditid: audit_id.to_string(),
+                source: &source,
+                r#type: &event_type,
+                subject: events::subject_of(&target),
+                time: at,
+                datacontenttype: "application/json",
+                data: user,
+            })
+            .expect("records serialise to JSON");
+            rows.push((audit_id, uid, body));
+        }
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO outbox (tenant_id, id, uid, type, body, created_at) ",
+        );
+        q.push_values(rows, |mut row, (id, uid, body)| {
+            row.push_bind(tenant)
+                .push_bind(id)
+                .push_bind(uid)
+                .push_bind(event_type.clone())
+                .push_bind(body)
+                .push_bind(at);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A CloudEvent as the outbox keeps it (the fields of [`audit`]'s).
+#[derive(serde::Serialize)]
+struct CloudEvent<'a, T: serde::Serialize> {
+    specversion: &'static str,
+    id: &'a str,
+    auditid: String,
+    source: &'a str,
+    r#type: &'a str,
+    subject: String,
+    time: DateTime<Utc>,
+    datacontenttype: &'static str,
+    data: &'a T,
+}
+
+/// The `data` of the event of `action` on `target` (`<kind>:<id>`): the
+/// record in its `/v1` shape, or `{"id"}` when it was deleted.
+async fn event_data(
+    conn: &mut Conn,
+    tenant: &str,
+    action: &str,
+    target: &str,
+) -> Result<serde_json::Value> {
+    let (kind, id) = target.split_once(':').unwrap_or(("", target));
+    if events::is_deletion(action) {
+        return Ok(serde_json::json!({ "id": id }));
+    }
+    let data = match kind {
+        "tenant" => json(fetch_tenant(conn, id).await?),
+        "user" => json(fetch_user(conn, tenant, uuid(id)?, false).await?),
+        "store" => json(fetch_store(conn, tenant, "id", id).await?),
+        "company" => json(fetch_company(conn, tenant, uuid(id)?).await?),
+        "quote" => json(fetch_quote(conn, tenant, uuid(id)?, false).await?),
+        "order" => json(fetch_order(conn, tenant, uuid(id)?).await?),
+        "api_key" => json(fetch_api_key(conn, tenant, id).await?),
+        "device" => json(fetch_device(conn, tenant, id).await?),
+        "invitation" => json(fetch_invitation(conn, tenant, id).await?),
+        "webhook" => json(fetch_webhook(conn, tenant, id).await?),
+        "group" => json(fetch_group(conn, tenant, uuid(id)?).await?),
+        _ => serde_json::json!({ "id": id }),
+    };
+    Ok(data)
+}
+
+fn json(record: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(record).expect("records serialise to JSON")
 }
 
 #[derive(sqlx::FromRow)]
@@ -41,23 +207,44 @@ pub(super) struct EventRow {
     pub(super) at: DateTime<Utc>,
 }
 
+impl EventRow {
+    fn event(self) -> AuditEvent {
+        AuditEvent {
+            id: self.id,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            summary: self.summary,
+            at: self.at,
+        }
+    }
+}
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>> {
         let select = "SELECT id, actor, action, target, summary, at FROM events";
         let rows: Vec<EventRow> =
             fetch_page(&self.read, select, PageKey::Integer("id"), tenant, page).await?;
-        let events = rows
-            .into_iter()
-            .map(|r| AuditEvent {
-                id: r.id,
-                actor: r.actor,
-                action: r.action,
-                target: r.target,
-                summary: r.summary,
-                at: r.at,
-            })
-            .collect();
+        let events = rows.into_iter().map(EventRow::event).collect();
         Ok(paged(events, page, |e: &AuditEvent| e.id.to_string()))
+    }
+
+    async fn events_of_target(
+        &self,
+        tenant: &str,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, actor, action, target, summary, at FROM events WHERE tenant_id = $1 AND \
+             target = $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(target)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(EventRow::event).collect())
     }
 }

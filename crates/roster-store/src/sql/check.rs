@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use roster_core::{AccountType, Subject, UserStatus};
+use roster_core::permission::GroupGrants;
+use roster_core::{AccountType, CommerceRole, Subject, TenantRole, UserStatus};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -87,6 +88,36 @@ impl CheckStore for SqlStore {
         );
         q.push_bind(tenant.to_string()).push(" AND user_id");
         push_in(&mut q, user_ids());
+        // The groups of each user: the group (id, name, company, tenant
+        // role), then its commerce roles and its stores.
+        q.push(
+            " UNION ALL SELECT 'group', m.user_id, g.id, g.name, g.company_id \
+             FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE m.tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND m.user_id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'group_grant', m.user_id, g.id, 'tenant', g.tenant_role \
+             FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE g.tenant_role IS NOT NULL AND m.tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND m.user_id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'group_grant', m.user_id, r.group_id, 'commerce', r.role \
+             FROM group_members m JOIN group_roles r ON r.tenant_id = m.tenant_id \
+             AND r.group_id = m.group_id WHERE m.tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND m.user_id");
+        push_in(&mut q, user_ids());
+        q.push(
+            " UNION ALL SELECT 'group_grant', m.user_id, s.group_id, 'store', s.store_id \
+             FROM group_members m JOIN group_stores s ON s.tenant_id = m.tenant_id \
+             AND s.group_id = m.group_id WHERE m.tenant_id = ",
+        );
+        q.push_bind(tenant.to_string()).push(" AND m.user_id");
+        push_in(&mut q, user_ids());
         q.push(
             " UNION ALL SELECT 'stores', NULL, CAST(COUNT(*) AS TEXT), NULL, NULL \
              FROM stores WHERE tenant_id = ",
@@ -115,6 +146,9 @@ impl CheckStore for SqlStore {
         type Head = (String, String, Option<String>);
         let mut found: HashMap<String, (Option<Head>, Vec<AssignmentRow>, Vec<String>)> =
             HashMap::new();
+        // Each user's groups by id, in the order their rows came.
+        let mut groups: HashMap<String, Vec<(String, GroupGrants)>> = HashMap::new();
+        let mut grants_of_groups: Vec<(String, String, String, String)> = Vec::new();
         for row in rows {
             let a = row.a.unwrap_or_default();
             let user = row.u.unwrap_or_default();
@@ -128,6 +162,22 @@ impl CheckStore for SqlStore {
                     role: row.b.unwrap_or_default(),
                 }),
                 "store" => found.entry(user).or_default().2.push(a),
+                "group" => groups.entry(user).or_default().push((
+                    a,
+                    GroupGrants {
+                        name: row.b.unwrap_or_default(),
+                        company_id: opt_uuid(row.c)?,
+                        tenant_role: None,
+                        commerce_roles: Vec::new(),
+                        store_ids: Vec::new(),
+                    },
+                )),
+                "group_grant" => grants_of_groups.push((
+                    user,
+                    a,
+                    row.b.unwrap_or_default(),
+                    row.c.unwrap_or_default(),
+                )),
                 "stores" => store_count = a.parse().unwrap_or(0),
                 "companies" => company_count = a.parse().unwrap_or(0),
                 "store_exists" => {
@@ -139,6 +189,21 @@ impl CheckStore for SqlStore {
                 other => return Err(corrupt("fact", other)),
             }
         }
+        for (user, group, kind, value) in grants_of_groups {
+            let Some((_, grants)) = groups
+                .get_mut(&user)
+                .and_then(|gs| gs.iter_mut().find(|(id, _)| *id == group))
+            else {
+                continue;
+            };
+            match kind.as_str() {
+                "tenant" => grants.tenant_role = Some(word(&value, TenantRole::parse)?),
+                "commerce" => grants
+                    .commerce_roles
+                    .push(word(&value, CommerceRole::parse)?),
+                _ => grants.store_ids.push(value),
+            }
+        }
         for (id, (head, assignments, mut store_ids)) in found {
             let Some((status, account_type, company_id)) = head else {
                 continue;
@@ -146,6 +211,9 @@ impl CheckStore for SqlStore {
             // Sorted as the single read's `ORDER BY`-free union may not be.
             store_ids.sort();
             let roles = roles_from(&assignments.iter().collect::<Vec<_>>())?;
+            // By name, so the first group to grant a permission is stable.
+            let mut groups_of_user = groups.remove(&id).unwrap_or_default();
+            groups_of_user.sort_by(|a, b| a.1.name.cmp(&b.1.name));
             let subject = Subject {
                 status: word(&status, UserStatus::parse)?,
                 account_type: word(&account_type, AccountType::parse)?,
@@ -157,14 +225,22 @@ impl CheckStore for SqlStore {
                 store_ids,
                 tenant_store_count: store_count,
                 tenant_company_count: company_count,
+                groups: groups_of_user
+                    .into_iter()
+                    .map(|(_, mut grants)| {
+                        grants.commerce_roles.sort();
+                        grants.store_ids.sort();
+                        grants
+                    })
+                    .collect(),
             };
             facts.subjects.insert(uuid(&id)?, subject);
         }
         Ok(facts)
     }
 
-    fn changes(&self) -> u64 {
-        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    fn changes(&self) -> &crate::Changes {
+        &self.changes
     }
 
     fn horizon(&self) -> crate::Horizon {

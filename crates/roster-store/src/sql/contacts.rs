@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::audit::audit;
 use super::users::{lock_user, touch_user};
 use super::{invalid, now, uuid, word, Conn, Db, SqlStore};
-use crate::{ContactPatch, ContactStore, NewContact, Result, StoreError, UserRef};
+use crate::{ContactPatch, ContactStore, Entity, NewContact, Result, StoreError, UserRef};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ContactRow {
@@ -89,9 +89,196 @@ pub(super) async fn unset_primary(
     Ok(())
 }
 
+/// Inserts an active contact with a checked value; its id.
+async fn insert_contact(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    new: &NewContact,
+    value: &str,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let at = now();
+    sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, \
+         source, is_primary, is_active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .bind(new.contact_type.as_str())
+    .bind(value)
+    .bind(validate::contact_key(new.contact_type, value))
+    .bind(new.source.as_str())
+    .bind(new.is_primary)
+    .bind(true)
+    .bind(at)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Sets a contact's value (same type, same key) and flags.
+async fn set_contact(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    id: Uuid,
+    value: &str,
+    is_primary: bool,
+    is_active: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET value = $4, is_primary = $5, is_active = $6, updated_at = $7 \
+         WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+    )
+    .bind(tenant)
+    .bind(user.to_string())
+    .bind(id.to_string())
+    .bind(value)
+    .bind(is_primary)
+    .bind(is_active)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Checks a contact value against its type, reporting under `value`.
 pub(super) fn checked_contact_value(contact_type: ContactType, value: &str) -> Result<String> {
     validate::contact_value(contact_type, value).map_err(|m| invalid("value", &m))
+}
+
+/// Checks the contacts a replacement wants: each of a type replaced, with
+/// a valid value, none twice, at most one primary per type; each with its
+/// checked value and key.
+pub(super) fn checked_contacts(
+    kinds: &[ContactType],
+    wanted: Vec<NewContact>,
+) -> Result<Vec<(NewContact, String, String)>> {
+    let mut checked = Vec::with_capacity(wanted.len());
+    for new in wanted {
+        if !kinds.contains(&new.contact_type) {
+            return Err(invalid("contact_type", "is not one of the types replaced"));
+        }
+        let value = checked_contact_value(new.contact_type, &new.value)?;
+        let key = validate::contact_key(new.contact_type, &value);
+        if checked
+            .iter()
+            .any(|(n, _, k): &(NewContact, String, String)| {
+                n.contact_type == new.contact_type && *k == key
+            })
+        {
+            return Err(invalid("value", "is given twice"));
+        }
+        if new.is_primary
+            && checked
+                .iter()
+                .any(|(n, _, _)| n.is_primary && n.contact_type == new.contact_type)
+        {
+            return Err(invalid(
+                "primary",
+                "only one contact of a type can be primary",
+            ));
+        }
+        checked.push((new, value, key));
+    }
+    Ok(checked)
+}
+
+/// Makes the user's active contacts of `kinds` exactly `checked` (see
+/// [`ContactStore::replace_contacts`]) in `conn`'s transaction, on the
+/// locked user; whether anything changed.
+pub(super) async fn replace_active_contacts(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    kinds: &[ContactType],
+    checked: &[(NewContact, String, String)],
+) -> Result<bool> {
+    let sql = format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND user_id = $2 AND \
+             is_active"
+    );
+    let current: Vec<Contact> = sqlx::query_as::<_, ContactRow>(&sql)
+        .bind(tenant)
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect::<Result<_>>()?;
+    let current: Vec<Contact> = current
+        .into_iter()
+        .filter(|c| kinds.contains(&c.contact_type))
+        .collect();
+    let key_of = |c: &Contact| validate::contact_key(c.contact_type, &c.value);
+    let mut changed = false;
+    // Contacts no longer wanted are deactivated (kept, as every surface
+    // keeps a removed contact's history).
+    for gone in current.iter().filter(|c| {
+        !checked
+            .iter()
+            .any(|(n, _, k)| n.contact_type == c.contact_type && *k == key_of(c))
+    }) {
+        set_contact(conn, tenant, user, gone.id, &gone.value, false, false).await?;
+        changed = true;
+    }
+    // Primaries first unset where they move, then kept ones updated and
+    // new ones inserted.
+    for (new, value, key) in checked {
+        let kept = current
+            .iter()
+            .find(|c| c.contact_type == new.contact_type && key_of(c) == *key);
+        match kept {
+            Some(contact) if contact.is_primary == new.is_primary && contact.value == *value => {}
+            Some(contact) => {
+                if new.is_primary {
+                    unset_primary(conn, tenant, user, new.contact_type, Some(contact.id)).await?;
+                }
+                set_contact(conn, tenant, user, contact.id, value, new.is_primary, true).await?;
+                changed = true;
+            }
+            None => {
+                if new.is_primary {
+                    unset_primary(conn, tenant, user, new.contact_type, None).await?;
+                }
+                insert_contact(conn, tenant, user, new, value).await?;
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// [`replace_active_contacts`], recorded: when anything changed, the user's
+/// `updated_at` moves and a `contact.replaced` event is written, in
+/// `conn`'s transaction. Whether anything changed.
+pub(super) async fn replace_contacts_in(
+    conn: &mut Conn,
+    tenant: &str,
+    user: Uuid,
+    kinds: &[ContactType],
+    checked: &[(NewContact, String, String)],
+    actor: &Actor,
+) -> Result<bool> {
+    let changed = replace_active_contacts(conn, tenant, user, kinds, checked).await?;
+    if changed {
+        touch_user(conn, tenant, user).await?;
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        audit(
+            conn,
+            tenant,
+            actor,
+            "contact.replaced",
+            &format!("user:{user}"),
+            &format!("{} contacts replaced", kinds.join(" and ")),
+        )
+        .await?;
+    }
+    Ok(changed)
 }
 
 #[async_trait]
@@ -128,26 +315,7 @@ impl ContactStore for SqlStore {
         if new.is_primary {
             unset_primary(&mut tx, tenant, user, new.contact_type, None).await?;
         }
-        let id = Uuid::now_v7();
-        let at = now();
-        sqlx::query(
-            "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, \
-             source, is_primary, is_active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(tenant)
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(new.contact_type.as_str())
-        .bind(&value)
-        .bind(validate::contact_key(new.contact_type, &value))
-        .bind(new.source.as_str())
-        .bind(new.is_primary)
-        .bind(true)
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+        let id = insert_contact(&mut tx, tenant, user, &new, &value).await?;
         touch_user(&mut tx, tenant, user).await?;
         audit(
             &mut tx,
@@ -159,8 +327,10 @@ impl ContactStore for SqlStore {
         )
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        let touched = [Entity::User(tenant, user)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        slot.finish().await?;
+        self.finish_change(slot, &touched).await?;
         Ok(contact)
     }
 
@@ -233,8 +403,10 @@ impl ContactStore for SqlStore {
         )
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        let touched = [Entity::User(tenant, user)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        slot.finish().await?;
+        self.finish_change(slot, &touched).await?;
         Ok(contact)
     }
 
@@ -281,8 +453,48 @@ impl ContactStore for SqlStore {
         )
         .await?;
         let contact = fetch_contact(&mut tx, tenant, user, id).await?;
+        let touched = [Entity::User(tenant, user)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        slot.finish().await?;
+        self.finish_change(slot, &touched).await?;
         Ok(contact)
+    }
+
+    async fn replace_contacts(
+        &self,
+        tenant: &str,
+        user: UserRef,
+        kinds: &[ContactType],
+        wanted: Vec<NewContact>,
+        actor: &Actor,
+    ) -> Result<Vec<Contact>> {
+        let checked = checked_contacts(kinds, wanted)?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
+        let user = lock_user(&mut tx, tenant, user).await?.id;
+        let changed = replace_contacts_in(&mut tx, tenant, user, kinds, &checked, actor).await?;
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant_id = $1 AND user_id = $2 ORDER \
+             BY id"
+        );
+        let contacts = sqlx::query_as::<_, ContactRow>(&sql)
+            .bind(tenant)
+            .bind(user.to_string())
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(Contact::try_from)
+            .collect::<Result<_>>()?;
+        if !changed {
+            tx.commit().await?;
+            slot.finish().await?;
+            return Ok(contacts);
+        }
+        // The user's `updated_at` moved: its cached reads go.
+        let touched = [Entity::User(tenant, user)];
+        self.announce_change(&mut tx, &touched).await?;
+        tx.commit().await?;
+        self.finish_change(slot, &touched).await?;
+        Ok(contacts)
     }
 }

@@ -11,9 +11,9 @@ use super::audit::audit;
 use super::page::{fetch_page, paged, PageKey};
 use super::tenants::fetch_store;
 use super::user_rows::fetch_user;
-use super::{lock_tenant, now, opt_uuid, uuid, word, Db, SqlStore, LOCK};
+use super::{lock_tenant, now, opt_uuid, uuid, word, Conn, Db, SqlStore, LOCK};
 use crate::{
-    parse_permissions, ApiKeyIdentity, CredentialStore, DeviceIdentity, Listed, NewApiKey,
+    parse_permissions, ApiKeyIdentity, CredentialStore, DeviceIdentity, Entity, Listed, NewApiKey,
     NewDevice, NewSession, Page, Result, StoreError, Throttle,
 };
 
@@ -75,6 +75,28 @@ impl TryFrom<DeviceRow> for DeviceIdentity {
 }
 
 pub(super) const DEVICE_COLUMNS: &str = "tenant_id, id, name, store_id, created_at, revoked_at";
+
+pub(super) async fn fetch_api_key(conn: &mut Conn, tenant: &str, id: &str) -> Result<ApiKey> {
+    let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
+    let row: ApiKeyRow = sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("API key"))?;
+    Ok(ApiKeyIdentity::try_from(row)?.key)
+}
+
+pub(super) async fn fetch_device(conn: &mut Conn, tenant: &str, id: &str) -> Result<Device> {
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2");
+    let row: DeviceRow = sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound("device"))?;
+    Ok(DeviceIdentity::try_from(row)?.device)
+}
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SessionRow {
@@ -217,9 +239,10 @@ impl CredentialStore for SqlStore {
             "revoked",
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::ApiKey(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -322,9 +345,11 @@ impl CredentialStore for SqlStore {
             "revoked with its sessions",
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        // A cached session through this device depends on the device too.
+        let touched = [Entity::Device(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -358,6 +383,7 @@ impl CredentialStore for SqlStore {
         .bind(new.expires_at)
         .execute(&mut *tx)
         .await?;
+        let mut touched = Vec::new();
         if let (Some(tenant), Some(user)) = (&new.tenant, new.user_id) {
             sqlx::query("UPDATE users SET last_accessed_at = $3 WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
@@ -365,9 +391,12 @@ impl CredentialStore for SqlStore {
                 .bind(new.created_at.trunc_subsecs(3))
                 .execute(&mut *tx)
                 .await?;
+            // The user's `last_accessed_at` moved: that user only.
+            touched.push(Entity::User(tenant, user));
+            self.announce_change(&mut tx, &touched).await?;
         }
         tx.commit().await?;
-        slot.finish().await?;
+        self.finish_change(slot, &touched).await?;
         Ok(Session {
             id,
             kind: new.kind,
@@ -401,9 +430,10 @@ impl CredentialStore for SqlStore {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Session(id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -552,5 +582,41 @@ impl CredentialStore for SqlStore {
         tx.commit().await?;
         slot.finish().await?;
         Ok(())
+    }
+
+    async fn replace_password_hash(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
+        let replaced = sqlx::query(
+            "UPDATE users SET password_hash = $4 WHERE tenant_id = $1 AND id = $2 AND \
+             password_hash = $3",
+        )
+        .bind(tenant)
+        .bind(user.to_string())
+        .bind(old)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        slot.finish().await?;
+        Ok(replaced)
+    }
+
+    async fn password_hash_of(&self, tenant: &str, user: Uuid) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(user.to_string())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.and_then(|(hash,)| hash))
     }
 }

@@ -1,4 +1,5 @@
-//! The purge of expired sessions, invitations and throttle counters:
+//! The purge of expired sessions, invitations and throttle counters, sent
+//! events and old webhook delivery attempts:
 //! [`HousekeepingStore`].
 //!
 //! Timestamps compare in SQL on both engines: PostgreSQL stores
@@ -35,12 +36,38 @@ impl HousekeepingStore for SqlStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // An event goes once fanned out with no delivery pending, and
+        // published: when this process publishes to NATS, only once
+        // published (NATS may be away for longer than the retention);
+        // otherwise if a NATS publisher ever claimed it.
+        let published = if cutoffs.events_published {
+            "published_at IS NOT NULL"
+        } else {
+            "(published_at IS NOT NULL OR publish_claimed_until IS NULL)"
+        };
+        let sql = format!(
+            "DELETE FROM outbox WHERE dispatched_at <= $1 AND {published} AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = outbox.tenant_id AND \
+             d.event_id = outbox.id AND d.state = 'pending')"
+        );
+        let events = sqlx::query(&sql)
+            .bind(cutoffs.events_sent_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let attempts = sqlx::query("DELETE FROM webhook_attempts WHERE at <= $1")
+            .bind(cutoffs.attempts_made_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         slot.finish().await?;
         Ok(Purged {
             sessions,
             invitations,
             throttles,
+            events,
+            attempts,
         })
     }
 }

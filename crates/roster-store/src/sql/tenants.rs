@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::audit::audit;
 use super::page::{fetch_page, paged, PageKey};
-use super::{exists, next_number, now, uuid, word, Conn, Db, SqlStore, LOCK};
+use super::{exists, now, uuid, word, Conn, Db, SqlStore, LOCK};
 use crate::{
-    CompanyPatch, Listed, NewCompany, NewStore, NewTenant, Page, Result, StoreError, StorePatch,
-    TenantStore,
+    CompanyPatch, Entity, Listed, NewCompany, NewStore, NewTenant, Page, Result, StoreError,
+    StorePatch, TenantStore,
 };
 
 // ---------------------------------------------------------------- tenants
@@ -165,9 +165,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, &new.uid).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(&new.uid)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(tenant)
     }
 
@@ -214,9 +215,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let tenant = fetch_tenant(&mut tx, uid).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(uid)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(tenant)
     }
 
@@ -230,9 +232,10 @@ impl TenantStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(uid)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -244,7 +247,7 @@ impl TenantStore for SqlStore {
     ) -> Result<StoreRecord> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let number = next_number(&mut tx, tenant, "store").await?;
+        let number = self.next_number(&mut tx, tenant, "store").await?;
         let at = now();
         sqlx::query(
             "INSERT INTO stores (tenant_id, id, number, code, name, created_at, updated_at) \
@@ -269,9 +272,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", &new.id).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(tenant)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(store)
     }
 
@@ -339,9 +343,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let store = fetch_store(&mut tx, tenant, "id", id).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Store(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(store)
     }
 
@@ -384,9 +389,10 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(tenant)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -398,7 +404,7 @@ impl TenantStore for SqlStore {
     ) -> Result<Company> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let number = next_number(&mut tx, tenant, "company").await?;
+        let number = self.next_number(&mut tx, tenant, "company").await?;
         let id = Uuid::now_v7();
         let at = now();
         sqlx::query(
@@ -427,9 +433,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(tenant)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(company)
     }
 
@@ -532,9 +539,10 @@ impl TenantStore for SqlStore {
         )
         .await?;
         let company = fetch_company(&mut tx, tenant, id).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Company(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(company)
     }
 
@@ -570,9 +578,10 @@ impl TenantStore for SqlStore {
             "deleted",
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::Tenant(tenant)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 }

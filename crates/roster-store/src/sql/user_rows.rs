@@ -1,5 +1,7 @@
 //! Reading users: their rows, roles and store access, in batches.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use roster_core::{
     AccountType, CommerceRole, OrgRole, PartnerRole, Profile, Roles, Source, TenantRole, User,
@@ -111,15 +113,23 @@ pub(super) async fn users_from_rows(
     q.push(") ORDER BY user_id, store_id");
     let stores: Vec<UserStoreRow> = q.build_query_as().fetch_all(&mut *conn).await?;
 
+    // Grouped by user once, so a batch of many users costs no more per user
+    // than a batch of one.
+    let mut assigned: HashMap<&str, Vec<&AssignmentRow>> = HashMap::new();
+    for a in &assignments {
+        assigned.entry(a.user_id.as_str()).or_default().push(a);
+    }
+    let mut stored: HashMap<&str, Vec<String>> = HashMap::new();
+    for s in &stores {
+        stored
+            .entry(s.user_id.as_str())
+            .or_default()
+            .push(s.store_id.clone());
+    }
     rows.into_iter()
         .map(|r| {
-            let mine: Vec<&AssignmentRow> =
-                assignments.iter().filter(|a| a.user_id == r.id).collect();
-            let store_ids = stores
-                .iter()
-                .filter(|s| s.user_id == r.id)
-                .map(|s| s.store_id.clone())
-                .collect();
+            let mine = assigned.remove(r.id.as_str()).unwrap_or_default();
+            let store_ids = stored.remove(r.id.as_str()).unwrap_or_default();
             Ok(User {
                 id: uuid(&r.id)?,
                 number: r.number,

@@ -6,11 +6,15 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::audit::audit;
+use super::contacts::{checked_contacts, replace_contacts_in};
 use super::hierarchy;
 use super::page::{after_number, paged};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
-use super::{exists, invalid, lock_tenant, next_number, now, uuid, Conn, Db, SqlStore};
-use crate::{Listed, Page, Result, StoreError, UserFilter, UserRef, UserStore};
+use super::{exists, invalid, lock_tenant, now, uuid, Conn, Db, SqlStore};
+use crate::user_query::{QueriedUsers, UserQuery};
+use crate::{
+    ContactReplacement, Entity, Listed, Page, Result, StoreError, UserFilter, UserRef, UserStore,
+};
 
 /// Checks what a user refers to against its tenant: company, parent (same
 /// company, no cycle, bounded depth), stores, account, and that company roles
@@ -29,18 +33,8 @@ pub(super) async fn check_user_references(
             return Err(StoreError::NotFound("company"));
         }
     }
-    if !user.roles.commerce.is_empty() && user.company_id.is_none() {
-        return Err(invalid(
-            "roles",
-            "commerce roles need the user to have a company_id",
-        ));
-    }
-    if user.roles.org.is_some() && user.company_id.is_none() {
-        return Err(invalid(
-            "org_role",
-            "an organisation role needs the user to have a company_id",
-        ));
-    }
+    user.check_company_roles()
+        .map_err(|e| invalid(&e.field, &e.message))?;
     if let Some(parent) = user.parent_id {
         hierarchy::check_parent(conn, tenant, id, user.company_id, parent, moved).await?;
     }
@@ -62,6 +56,28 @@ pub(super) async fn check_user_references(
     Ok(())
 }
 
+/// The role assignment rows of a user: `(vocabulary, role, scope_kind,
+/// scope_id)` each, company roles scoped to its company.
+pub(super) fn assignments_of(
+    user: &NewUser,
+) -> Vec<(&'static str, &'static str, &'static str, String)> {
+    let company = user.company_id.map(|c| c.to_string()).unwrap_or_default();
+    let mut assignments = Vec::new();
+    if let Some(r) = user.roles.tenant {
+        assignments.push(("tenant", r.as_str(), "tenant", String::new()));
+    }
+    if let Some(r) = user.roles.partner {
+        assignments.push(("partner", r.as_str(), "tenant", String::new()));
+    }
+    for r in &user.roles.commerce {
+        assignments.push(("commerce", r.as_str(), "company", company.clone()));
+    }
+    if let Some(r) = user.roles.org {
+        assignments.push(("org", r.as_str(), "company", company.clone()));
+    }
+    assignments
+}
+
 /// Replaces a user's role assignments and store access with `user`'s.
 pub(super) async fn write_roles_and_stores(
     conn: &mut Conn,
@@ -75,20 +91,7 @@ pub(super) async fn write_roles_and_stores(
         .bind(&id)
         .execute(&mut *conn)
         .await?;
-    let company = user.company_id.map(|c| c.to_string()).unwrap_or_default();
-    let mut assignments: Vec<(&str, &str, &str, &str)> = Vec::new();
-    if let Some(r) = user.roles.tenant {
-        assignments.push(("tenant", r.as_str(), "tenant", ""));
-    }
-    if let Some(r) = user.roles.partner {
-        assignments.push(("partner", r.as_str(), "tenant", ""));
-    }
-    for r in &user.roles.commerce {
-        assignments.push(("commerce", r.as_str(), "company", &company));
-    }
-    if let Some(r) = user.roles.org {
-        assignments.push(("org", r.as_str(), "company", &company));
-    }
+    let assignments = assignments_of(user);
     for (vocabulary, role, scope_kind, scope_id) in assignments {
         sqlx::query(
             "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
@@ -100,7 +103,7 @@ pub(super) async fn write_roles_and_stores(
         .bind(vocabulary)
         .bind(role)
         .bind(scope_kind)
-        .bind(scope_id)
+        .bind(&scope_id)
         .execute(&mut *conn)
         .await?;
     }
@@ -181,6 +184,7 @@ pub(super) const USER_WRITE_COLUMNS: [&str; 22] = [
 ];
 
 pub(super) async fn insert_user(
+    store: &SqlStore,
     conn: &mut Conn,
     tenant: &str,
     new: &NewUser,
@@ -188,7 +192,7 @@ pub(super) async fn insert_user(
 ) -> Result<User> {
     let id = Uuid::now_v7();
     check_user_references(conn, tenant, id, new, true).await?;
-    let number = next_number(conn, tenant, "user").await?;
+    let number = store.next_number(conn, tenant, "user").await?;
     let at = now();
     let placeholders: Vec<String> = (3..3 + USER_WRITE_COLUMNS.len())
         .map(|i| format!("${i}"))
@@ -224,23 +228,51 @@ pub(super) async fn insert_user(
     fetch_user(conn, tenant, id, false).await
 }
 
-/// Moves the children of `id` to `new_parent` (seed 002's re-parenting).
+/// Moves the children of `id` to `new_parent` (seed 002's re-parenting);
+/// the children moved.
 pub(super) async fn reassign_children_to_parent(
     conn: &mut Conn,
     tenant: &str,
     id: Uuid,
     new_parent: Option<Uuid>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE users SET parent_id = $3, updated_at = $4 WHERE tenant_id = $1 AND parent_id = $2",
+) -> Result<Vec<Uuid>> {
+    let moved: Vec<String> = sqlx::query_scalar(
+        "UPDATE users SET parent_id = $3, updated_at = $4 WHERE tenant_id = $1 AND parent_id = $2 \
+         RETURNING id",
     )
     .bind(tenant)
     .bind(id.to_string())
     .bind(new_parent.map(|p| p.to_string()))
     .bind(now())
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    moved.iter().map(|child| uuid(child)).collect()
+}
+
+/// What a write to a user touched: the user, and the users it moved.
+pub(super) fn user_and<'a>(tenant: &'a str, user: Uuid, moved: &[Uuid]) -> Vec<Entity<'a>> {
+    std::iter::once(user)
+        .chain(moved.iter().copied())
+        .map(|id| Entity::User(tenant, id))
+        .collect()
+}
+
+/// A patched user, and the child users the patch moved to its parent.
+pub(super) struct Patched {
+    pub(super) user: User,
+    pub(super) moved: Vec<Uuid>,
+    /// The sessions a deactivation ended.
+    pub(super) ended: Vec<Uuid>,
+}
+
+impl Patched {
+    /// What the patch touched: the user, the users it moved, the sessions
+    /// it ended.
+    pub(super) fn touched<'a>(&self, tenant: &'a str) -> Vec<Entity<'a>> {
+        let mut touched = user_and(tenant, self.user.id, &self.moved);
+        touched.extend(self.ended.iter().map(|id| Entity::Session(*id)));
+        touched
+    }
 }
 
 /// Locks the user's row and checks the write's precondition there: a user
@@ -265,19 +297,50 @@ pub(super) async fn apply_user_patch(
     user: UserRef,
     patch: UserPatch,
     actor: &Actor,
-) -> Result<User> {
+) -> Result<Patched> {
     let current = lock_user(conn, tenant, user).await?;
     let id = current.id;
     let next = patch.apply_to(&current);
     if !next.changes(&current) {
-        return Ok(current);
+        return Ok(Patched {
+            user: current,
+            moved: Vec::new(),
+            ended: Vec::new(),
+        });
     }
     let moved = next.parent_id != current.parent_id || next.company_id != current.company_id;
     check_user_references(conn, tenant, id, &next, moved).await?;
     let leaves_company = next.company_id != current.company_id;
     let deactivated = current.status == UserStatus::Active && next.status == UserStatus::Inactive;
+    let mut moved = Vec::new();
     if leaves_company || deactivated {
-        reassign_children_to_parent(conn, tenant, id, current.parent_id).await?;
+        moved = reassign_children_to_parent(conn, tenant, id, current.parent_id).await?;
+    }
+    if leaves_company {
+        // A company's groups are for its users: leaving it leaves them.
+        sqlx::query(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND user_id = $2 AND group_id IN \
+             (SELECT id FROM groups WHERE tenant_id = $1 AND company_id IS NOT NULL)",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut ended = Vec::new();
+    if deactivated {
+        // Deactivation ends every session (and so every access and device
+        // token naming one): re-activation does not bring them back.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND \
+             revoked_at IS NULL RETURNING id",
+        )
+        .bind(tenant)
+        .bind(id.to_string())
+        .bind(now())
+        .fetch_all(&mut *conn)
+        .await?;
+        ended = rows.iter().map(|(s,)| uuid(s)).collect::<Result<_>>()?;
     }
     let n = USER_WRITE_COLUMNS.len();
     let sets: Vec<String> = USER_WRITE_COLUMNS
@@ -323,7 +386,8 @@ pub(super) async fn apply_user_patch(
         &summary,
     )
     .await?;
-    fetch_user(conn, tenant, id, false).await
+    let user = fetch_user(conn, tenant, id, false).await?;
+    Ok(Patched { user, moved, ended })
 }
 
 pub(super) async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Result<()> {
@@ -341,10 +405,53 @@ impl UserStore for SqlStore {
     async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = insert_user(&mut tx, tenant, &new, actor).await?;
-        self.announce_change(&mut tx).await?;
+        let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+        let touched = [Entity::User(tenant, user.id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
+        Ok(user)
+    }
+
+    async fn create_user_with_contacts(
+        &self,
+        tenant: &str,
+        new: NewUser,
+        contacts: ContactReplacement,
+        actor: &Actor,
+    ) -> Result<User> {
+        let checked = checked_contacts(&contacts.kinds, contacts.wanted)?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
+        let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+        replace_contacts_in(&mut tx, tenant, user.id, &contacts.kinds, &checked, actor).await?;
+        let user = fetch_user(&mut tx, tenant, user.id, false).await?;
+        let touched = [Entity::User(tenant, user.id)];
+        self.announce_change(&mut tx, &touched).await?;
+        tx.commit().await?;
+        self.finish_change(slot, &touched).await?;
+        Ok(user)
+    }
+
+    async fn update_user_with_contacts(
+        &self,
+        tenant: &str,
+        user: UserRef,
+        patch: UserPatch,
+        contacts: ContactReplacement,
+        actor: &Actor,
+    ) -> Result<User> {
+        let checked = checked_contacts(&contacts.kinds, contacts.wanted)?;
+        let mut slot = self.writer().await?;
+        let mut tx = slot.begin().await?;
+        let patched = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
+        let id = patched.user.id;
+        replace_contacts_in(&mut tx, tenant, id, &contacts.kinds, &checked, actor).await?;
+        let user = fetch_user(&mut tx, tenant, id, false).await?;
+        let touched = patched.touched(tenant);
+        self.announce_change(&mut tx, &touched).await?;
+        tx.commit().await?;
+        self.finish_change(slot, &touched).await?;
         Ok(user)
     }
 
@@ -426,6 +533,7 @@ impl UserStore for SqlStore {
                 "email_key",
                 "login",
                 "user_code",
+                "external_id",
             ]
             .iter()
             .enumerate()
@@ -448,6 +556,11 @@ impl UserStore for SqlStore {
         Ok(paged(users, page, |u: &User| u.number.to_string()))
     }
 
+    async fn query_users(&self, tenant: &str, query: &UserQuery) -> Result<QueriedUsers> {
+        let mut conn = self.read.acquire().await?;
+        super::user_query::query_users(&mut conn, tenant, query).await
+    }
+
     async fn update_user(
         &self,
         tenant: &str,
@@ -457,10 +570,12 @@ impl UserStore for SqlStore {
     ) -> Result<User> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
-        self.announce_change(&mut tx).await?;
+        let patched = apply_user_patch(&mut tx, tenant, user, patch, actor).await?;
+        let touched = patched.touched(tenant);
+        let user = patched.user.clone();
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(user)
     }
 
@@ -468,7 +583,7 @@ impl UserStore for SqlStore {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
         let user = fetch_user(&mut tx, tenant, id, true).await?;
-        reassign_children_to_parent(&mut tx, tenant, id, user.parent_id).await?;
+        let moved = reassign_children_to_parent(&mut tx, tenant, id, user.parent_id).await?;
         let closed = sqlx::query(
             "UPDATE quotes SET status = 'CLOSED', locked = $3, updated_at = $4 \
              WHERE tenant_id = $1 AND owner_user_id = $2 AND (status <> 'CLOSED' OR locked = $5)",
@@ -499,9 +614,10 @@ impl UserStore for SqlStore {
             &summary,
         )
         .await?;
-        self.announce_change(&mut tx).await?;
+        let touched = user_and(tenant, id, &moved);
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(())
     }
 
@@ -549,9 +665,10 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::User(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(user)
     }
 
@@ -589,9 +706,10 @@ impl UserStore for SqlStore {
         )
         .await?;
         let user = fetch_user(&mut tx, tenant, id, false).await?;
-        self.announce_change(&mut tx).await?;
+        let touched = [Entity::User(tenant, id)];
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(user)
     }
 
@@ -619,9 +737,9 @@ impl UserStore for SqlStore {
         .bind(&external_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let result = match existing {
+        let (result, touched) = match existing {
             Some(id) => {
-                let user = apply_user_patch(
+                let patched = apply_user_patch(
                     &mut tx,
                     tenant,
                     uuid(&id)?.into(),
@@ -629,13 +747,18 @@ impl UserStore for SqlStore {
                     actor,
                 )
                 .await?;
-                (user, false)
+                let touched = patched.touched(tenant);
+                ((patched.user, false), touched)
             }
-            None => (insert_user(&mut tx, tenant, &new, actor).await?, true),
+            None => {
+                let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+                let touched = vec![Entity::User(tenant, user.id)];
+                ((user, true), touched)
+            }
         };
-        self.announce_change(&mut tx).await?;
+        self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
-        self.finish_change(slot).await?;
+        self.finish_change(slot, &touched).await?;
         Ok(result)
     }
 }

@@ -31,19 +31,30 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, new: NewAccount) -> Result<Account>;
     async fn get_account(&self, id: Uuid) -> Result<Account>;
 
-    async fn find_user_by_code(
+    /// The id and password hash of the user with this user code: all a
+    /// sign-in reads before the password is checked, one query whether the
+    /// user exists or not (so the two take the same time); the user is
+    /// read after the password matched.
+    async fn password_by_code(
         &self,
         tenant: &str,
         user_code: &str,
-    ) -> Result<Option<(User, Option<String>)>>;
+    ) -> Result<Option<(Uuid, Option<String>)>>;
+    /// The same by email (case-insensitive).
+    async fn password_by_email(
+        &self,
+        tenant: &str,
+        email: &str,
+    ) -> Result<Option<(Uuid, Option<String>)>>;
     /// The user with this email (case-insensitive), and its password hash.
     async fn find_user_by_email(
         &self,
         tenant: &str,
         email: &str,
     ) -> Result<Option<(User, Option<String>)>>;
-    /// The account with this email (case-insensitive), and its password hash.
-    async fn find_account_by_email(&self, email: &str) -> Result<Option<(Account, String)>>;
+    /// The id and password hash of the account with this email
+    /// (case-insensitive), as [`AccountStore::password_by_code`].
+    async fn account_password(&self, email: &str) -> Result<Option<(Uuid, String)>>;
     /// The account's user in a tenant, if it has one.
     async fn user_of_account(&self, tenant: &str, account: Uuid) -> Result<Option<User>>;
     /// The tenants an account has a user in, by uid.

@@ -47,15 +47,15 @@ pub trait CheckStore: Send + Sync + 'static {
         companies: &[Uuid],
     ) -> Result<ManyFacts>;
 
-    /// How many changes a cached credential or check fact may depend on
-    /// this store has committed: users and roles, stores, companies,
-    /// tenants, API keys, sessions. It only grows; a cache that notes it
-    /// before a read and finds it moved since knows the read may be stale.
-    /// On PostgreSQL it also counts other processes' changes as they are
-    /// pushed (`LISTEN/NOTIFY`, once [`CheckStore::watch_changes`] runs),
-    /// and moves on its own when the push connection was lost, since
-    /// whatever was missed meanwhile cannot be known.
-    fn changes(&self) -> u64;
+    /// The changes a cached credential or check fact may depend on, entity
+    /// by entity ([`crate::Changes`]): this store's own writes (users and
+    /// their roles, stores, contacts and sign-ins; stores, companies,
+    /// tenants, API keys, devices, sessions) as they commit, and on
+    /// PostgreSQL other processes' as they are pushed (`LISTEN/NOTIFY`,
+    /// once [`CheckStore::watch_changes`] runs). A lost push connection
+    /// records [`crate::Entity::Everything`], since whatever was missed
+    /// meanwhile cannot be known.
+    fn changes(&self) -> &crate::Changes;
 
     /// Up to when [`CheckStore::changes`] is known to include every other
     /// process's committed change.
@@ -63,8 +63,9 @@ pub trait CheckStore: Send + Sync + 'static {
 
     /// Starts following other processes' changes (PostgreSQL), checking the
     /// push connection with a heartbeat every `heartbeat`; it stops when the
-    /// store is dropped. Without it `horizon` is [`Horizon::Unknown`] on
-    /// PostgreSQL. Does nothing on SQLite, whose one process sees all.
+    /// store is dropped. Without it `horizon` is [`Horizon::Unknown`]. On
+    /// SQLite the heartbeat reads the file's `data_version` on the writer's
+    /// connection, which moves only for another process's commit.
     fn watch_changes(&self, heartbeat: std::time::Duration);
 }
 

@@ -15,6 +15,14 @@ pub struct NewContact {
     pub is_primary: bool,
 }
 
+/// A directory's replace of a user's contacts of some types (SCIM `emails`
+/// and `phoneNumbers`), written with the user's own change.
+#[derive(Debug, Clone)]
+pub struct ContactReplacement {
+    pub kinds: Vec<ContactType>,
+    pub wanted: Vec<NewContact>,
+}
+
 /// A change to a contact; its value is checked again against its type.
 #[derive(Debug, Clone, Default)]
 pub struct ContactPatch {
@@ -58,4 +66,17 @@ pub trait ContactStore: Send + Sync + 'static {
         id: Uuid,
         actor: &Actor,
     ) -> Result<Contact>;
+    /// Makes the user's active contacts of these types exactly `wanted`
+    /// (matched by type and value as compared): others of those types are
+    /// deactivated, missing ones added, primaries set as `wanted` says, in
+    /// one transaction; nothing is written when nothing changes. The
+    /// user's contacts of every type, oldest first.
+    async fn replace_contacts(
+        &self,
+        tenant: &str,
+        user: UserRef,
+        kinds: &[ContactType],
+        wanted: Vec<NewContact>,
+        actor: &Actor,
+    ) -> Result<Vec<Contact>>;
 }

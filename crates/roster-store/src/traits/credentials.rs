@@ -111,4 +111,17 @@ pub trait CredentialStore: Send + Sync + 'static {
     ) -> Result<Throttle>;
     async fn lock_until(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
     async fn clear_failures(&self, key: &str) -> Result<()>;
+    /// Replaces a user's password hash with `new` if it is still `old` (an
+    /// imported hash upgraded at sign-in; the password is the same, so
+    /// nothing else changes and no event is written). Whether it did.
+    async fn replace_password_hash(
+        &self,
+        tenant: &str,
+        user: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool>;
+    /// The user's stored password hash, if it has one (to tell Roster's own
+    /// from an imported one).
+    async fn password_hash_of(&self, tenant: &str, user: Uuid) -> Result<Option<String>>;
 }

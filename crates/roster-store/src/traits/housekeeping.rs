@@ -11,6 +11,10 @@ pub struct Purged {
     pub sessions: u64,
     pub invitations: u64,
     pub throttles: u64,
+    /// Outbox events that went everywhere they go.
+    pub events: u64,
+    /// Webhook delivery attempts past their listing.
+    pub attempts: u64,
 }
 
 impl Purged {

@@ -7,22 +7,41 @@
 mod accounts;
 mod audit;
 mod check;
+mod console;
 mod contacts;
 mod credentials;
+mod events;
+mod groups;
 mod housekeeping;
+mod imports;
 mod records;
+mod scim_tokens;
 mod tenants;
+pub mod user_query;
 mod users;
 
 pub use accounts::{AccountStore, NewAccount, NewInvitation};
 pub use audit::AuditStore;
 pub use check::{CheckFacts, CheckStore, Horizon, ManyFacts};
-pub use contacts::{ContactPatch, ContactStore, NewContact};
+pub use console::{ConsoleSession, ConsoleSignIn, ConsoleStore};
+pub use contacts::{ContactPatch, ContactReplacement, ContactStore, NewContact};
 pub use credentials::{
     ApiKeyIdentity, CredentialStore, DeviceIdentity, NewApiKey, NewDevice, NewSession, Throttle,
 };
+pub use events::{
+    AttemptRecord, DueDelivery, EventStore, NewWebhook, OutboxBacklog, OutboxEvent, WebhookPatch,
+};
+pub use groups::{
+    GroupCondition, GroupField, GroupFilter, GroupOrder, GroupPatch, GroupStore, MemberChange,
+    NewGroup,
+};
 pub use housekeeping::{HousekeepingStore, Purged};
+pub use imports::{
+    ImportBatchStore, ImportCounts, ImportJob, ImportMatch, ImportProblem, ImportStatus,
+    ImportStore, ImportWrite,
+};
 pub use records::{NewOrder, NewQuote, OrderPatch, QuotePatch, RecordFilter, RecordStore};
+pub use scim_tokens::ScimTokenStore;
 pub use tenants::{CompanyPatch, NewCompany, NewStore, NewTenant, StorePatch, TenantStore};
 pub use users::{UserFilter, UserRef, UserStore};
 
@@ -35,9 +54,15 @@ pub trait Store:
     + ContactStore
     + CredentialStore
     + HousekeepingStore
+    + ImportStore
+    + ImportBatchStore
     + AccountStore
     + RecordStore
     + AuditStore
+    + EventStore
+    + GroupStore
+    + ScimTokenStore
+    + ConsoleStore
     + CheckStore
 {
 }
@@ -48,9 +73,15 @@ impl<T> Store for T where
         + ContactStore
         + CredentialStore
         + HousekeepingStore
+        + ImportStore
+        + ImportBatchStore
         + AccountStore
         + RecordStore
         + AuditStore
+        + EventStore
+        + GroupStore
+        + ScimTokenStore
+        + ConsoleStore
         + CheckStore
 {
 }

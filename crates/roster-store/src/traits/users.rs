@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use uuid::Uuid;
 
-use crate::{Listed, Page, Result};
+use super::user_query::{QueriedUsers, UserQuery};
+use crate::{ContactReplacement, Listed, Page, Result};
 
 /// The user a write names, and the company it must belong to. With a
 /// company, the write locks the user's row and, unless the user is in that
@@ -42,7 +43,8 @@ pub struct UserFilter {
     pub store_id: Option<String>,
     pub company_id: Option<Uuid>,
     pub status: Option<UserStatus>,
-    /// Free text, matched against names, email, login and user code.
+    /// Free text, matched against names, email, login, user code and
+    /// external id.
     pub q: Option<String>,
 }
 
@@ -59,6 +61,8 @@ pub trait UserStore: Send + Sync + 'static {
         filter: &UserFilter,
         page: &Page,
     ) -> Result<Listed<User>>;
+    /// The users meeting a condition, sorted and sliced, with their count.
+    async fn query_users(&self, tenant: &str, query: &UserQuery) -> Result<QueriedUsers>;
     /// Applies a patch (the user in its company, if `user` names one).
     /// Deactivating a user, or moving it out of its company, re-assigns its
     /// child users to its parent.
@@ -67,6 +71,25 @@ pub trait UserStore: Send + Sync + 'static {
         tenant: &str,
         user: UserRef,
         patch: UserPatch,
+        actor: &Actor,
+    ) -> Result<User>;
+    /// Creates a user and its contacts of the replacement's types, in one
+    /// transaction (a directory's create: all of it or none).
+    async fn create_user_with_contacts(
+        &self,
+        tenant: &str,
+        new: NewUser,
+        contacts: ContactReplacement,
+        actor: &Actor,
+    ) -> Result<User>;
+    /// Applies a patch and replaces the user's contacts of the
+    /// replacement's types, in one transaction (a directory's replace).
+    async fn update_user_with_contacts(
+        &self,
+        tenant: &str,
+        user: UserRef,
+        patch: UserPatch,
+        contacts: ContactReplacement,
         actor: &Actor,
     ) -> Result<User>;
     /// Deletes a user: its children move to its parent, its quotes close and

@@ -15,6 +15,7 @@ on_both_engines!(
     hierarchy_moves_stay_within_a_company,
     deleting_a_customer_reassigns_children_and_locks_quotes,
     the_tenant_is_the_credentials,
+    integer_fields_take_integral_numbers,
 );
 
 fn is_magento_time(value: &Value) -> bool {
@@ -572,4 +573,32 @@ async fn the_tenant_is_the_credentials(engine: Engine) {
     app.call(Method::GET, "/rest/default/V1/customers/1", None, None)
         .await
         .problem(401);
+}
+
+/// JSON Schema's `integer` counts `1.0`, and the document says `integer`:
+/// an integral number is taken, a fractional one is refused naming it.
+async fn integer_fields_take_integral_numbers(engine: Engine) {
+    let (app, t, key) = b2b_app(engine).await;
+    app.company(&t, "First").await;
+    let mut body = melanie();
+    body["customer"]["extension_attributes"] = json!({"company_attributes":
+        {"company_id": 1.0, "job_title": "Buyer", "telephone": "512-555-0100"}});
+    let created = app
+        .post("/rest/default/V1/customers", &key, body.clone())
+        .await
+        .expect(200);
+    assert_eq!(
+        created["extension_attributes"]["company_attributes"]["company_id"],
+        1
+    );
+    body["customer"]["email"] = json!("other@example.com");
+    body["customer"]["extension_attributes"]["company_attributes"]["company_id"] = json!(1.5);
+    let problem = app
+        .post("/rest/default/V1/customers", &key, body)
+        .await
+        .problem(400);
+    assert!(
+        problem["errors"]["customer.extension_attributes.company_attributes.company_id"].is_array(),
+        "{problem}"
+    );
 }

@@ -83,7 +83,7 @@ async fn snapshot(app: &TestApp, tenant: &str) -> Value {
 
 /// Asserts a problem+json 400 whose `errors` names `field` (exactly, or as
 /// the start of a path such as `permissions[0]`), and returns it.
-fn expect_field(reply: Reply, field: &str, what: &str) -> Value {
+pub(crate) fn expect_field(reply: Reply, field: &str, what: &str) -> Value {
     assert_eq!(reply.status, 400, "{what}: body {}", reply.body);
     if let Err(errors) = names_field(&reply, field) {
         panic!("{what}: errors do not name {field}: {errors}");
@@ -507,7 +507,16 @@ async fn every_json_body_refuses_bad_input(engine: Engine) {
             &what,
         );
         unchanged(&app, &a.tenant, &before, &what).await;
-        for bad in [json!([1, 2]), json!("text"), json!(null)] {
+        // JSON that is not an object, among it the body's own values as an
+        // array (serde would fill a struct from it, field by field).
+        let as_array = Value::Array(route.valid.as_object().unwrap().values().cloned().collect());
+        for bad in [
+            as_array,
+            json!([null, null]),
+            json!([1, 2]),
+            json!("text"),
+            json!(null),
+        ] {
             let what = format!("{at} with {bad}");
             let reply = send_raw(
                 &app,
@@ -516,7 +525,10 @@ async fn every_json_body_refuses_bad_input(engine: Engine) {
                 bad.to_string().into_bytes(),
             )
             .await;
-            expect_problem(reply, 400, &what);
+            let problem = expect_problem(reply, 400, &what);
+            if bad.is_array() {
+                assert_eq!(problem["detail"], "body: must be a JSON object", "{what}");
+            }
             unchanged(&app, &a.tenant, &before, &what).await;
         }
 

@@ -38,7 +38,7 @@ mod postgres_only {
     }
 }
 
-fn staleness(ms: u64) -> Config {
+pub(crate) fn staleness(ms: u64) -> Config {
     Config {
         cache_staleness: Duration::from_millis(ms),
         ..test_config()
@@ -81,7 +81,7 @@ async fn block(app: &TestApp, t: &str, user: &str) {
 }
 
 /// Polls `probe` until it answers `wanted`; how long that took.
-async fn time_until<F, Fut>(wanted: Value, probe: F) -> Duration
+pub(crate) async fn time_until<F, Fut>(wanted: Value, probe: F) -> Duration
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Value>,

@@ -39,6 +39,7 @@ const ALL: &[&str] = &[
     "MANAGE_DEVICES",
     "MANAGE_API_KEYS",
     "VIEW_AUDIT",
+    "MANAGE_WEBHOOKS",
     "MANAGE_CATALOG",
     "VIEW_STORE",
     "MANAGE_STORE",

@@ -22,6 +22,7 @@ const ALL: &[&str] = &[
     "MANAGE_DEVICES",
     "MANAGE_API_KEYS",
     "VIEW_AUDIT",
+    "MANAGE_WEBHOOKS",
     "MANAGE_CATALOG",
     "VIEW_STORE",
     "MANAGE_STORE",
@@ -47,6 +48,7 @@ const TENANT_PERMISSIONS: &[&str] = &[
     "MANAGE_DEVICES",
     "MANAGE_API_KEYS",
     "VIEW_AUDIT",
+    "MANAGE_WEBHOOKS",
 ];
 
 /// One request of a table.

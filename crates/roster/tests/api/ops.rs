@@ -12,6 +12,7 @@ use crate::support::{id, Engine, TestApp, ADMIN, PASSWORD};
 on_both_engines!(
     health_readiness_and_metrics,
     openapi_documents_every_route_and_docs_are_served,
+    the_document_says_what_the_server_enforces,
     every_response_carries_a_trace_id,
     every_change_is_audited_and_failed_ones_are_not,
 );
@@ -195,6 +196,104 @@ async fn openapi_documents_every_route_and_docs_are_served(engine: Engine) {
     let html = docs.text().await.unwrap();
     assert!(html.to_lowercase().contains("swagger"), "{html}");
     assert!(!html.contains("https://"), "the docs need no network");
+}
+
+/// The document's types, bounds, credentials and links are the server's
+/// (Schemathesis checks them all in CI; these are the ones a client most
+/// relies on, checked against the server's answers here).
+async fn the_document_says_what_the_server_enforces(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let doc = app.get("/openapi.json", ADMIN).await.expect(200);
+    let schemas = &doc["components"]["schemas"];
+    // Vocabularies with the casing the server accepts.
+    assert_eq!(
+        schemas["TenantRole"]["enum"],
+        json!(["ADMIN", "BACKOFFICE", "ACCESS", "BLOCKED"])
+    );
+    assert_eq!(
+        schemas["PartnerRole"]["enum"],
+        json!(["manager", "viewer", "api"])
+    );
+    let t = app.tenant("acme").await;
+    app.post(
+        &format!("/v1/tenants/{t}/users"),
+        ADMIN,
+        json!({"status": "INACTIVE", "partner_role": "viewer"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/v1/tenants/{t}/users"),
+        ADMIN,
+        json!({"status": "Inactive"}),
+    )
+    .await
+    .problem(400);
+    // `limit` with the bounds the server holds to.
+    let list = &doc["paths"]["/v1/tenants/{tenant}/users"]["get"];
+    let limit = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("limit is documented");
+    assert_eq!(limit["schema"]["minimum"], 1, "{limit}");
+    assert_eq!(limit["schema"]["maximum"], 500, "{limit}");
+    let users = format!("/v1/tenants/{t}/users");
+    app.get(&format!("{users}?limit=500"), ADMIN)
+        .await
+        .expect(200);
+    app.get(&format!("{users}?limit=501"), ADMIN)
+        .await
+        .problem(400);
+    // Errors as problems.
+    assert_eq!(
+        list["responses"]["400"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+    // A scheme per credential kind, and what each operation takes.
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut kinds: Vec<&str> = schemes.keys().map(String::as_str).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "access_token",
+            "admin_token",
+            "api_key",
+            "auth_token",
+            "device_token"
+        ]
+    );
+    assert_eq!(
+        doc["paths"]["/v1/tenants"]["post"]["security"],
+        json!([{"admin_token": []}])
+    );
+    assert_eq!(
+        list["security"],
+        json!([{"admin_token": []}, {"api_key": []}, {"access_token": []}])
+    );
+    // Unique operation ids, and links from a create to its get, patch and
+    // delete.
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            ids.push(op["operationId"].as_str().unwrap().to_string());
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique");
+    let links = &doc["paths"]["/v1/tenants/{tenant}/stores"]["post"]["responses"]["201"]["links"];
+    for target in ["get_store", "update_store", "delete_store"] {
+        assert_eq!(links[target]["operationId"], target, "{links}");
+        assert_eq!(
+            links[target]["parameters"],
+            json!({"tenant": "$request.path.tenant", "id": "$response.body#/id"}),
+            "{links}"
+        );
+    }
 }
 
 async fn every_response_carries_a_trace_id(engine: Engine) {

@@ -482,7 +482,7 @@ async fn logout_and_changes_to_the_user_end_tokens_at_once(engine: Engine) {
     // API keys and the admin token do not "log out".
     app.call(Method::POST, "/auth/logout", Some(ADMIN), None)
         .await
-        .problem(400);
+        .problem(403);
 }
 
 async fn changes_made_by_another_process_end_tokens_too(engine: Engine) {

@@ -78,7 +78,15 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_0(engine: E
             Ok(_) => panic!("still accepting connections 5 s after SIGTERM"),
         }
     };
-    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // Refused, or reset when the SYN met the listener as it closed: either
+    // way the connection was never accepted.
+    assert!(
+        matches!(
+            refused.kind(),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+        ),
+        "{refused:?}"
+    );
     assert!(server.is_running(), "exited with a request half-sent");
 
     // A request sent on a kept-alive connection just after the signal (its

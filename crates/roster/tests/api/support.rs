@@ -78,6 +78,25 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// The NATS server (with JetStream) for tests, from `ROSTER_TEST_NATS_URL`
+/// (`.ci/run` sets it). Unset, the NATS tests are skipped, announced once,
+/// loudly.
+pub fn nats_url() -> Option<String> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    match std::env::var("ROSTER_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            WARNED.call_once(|| {
+                eprintln!(
+                    "\n*** ROSTER_TEST_NATS_URL is not set: SKIPPING every NATS JetStream \
+                     test (set it to nats://127.0.0.1:4222 with `nats-server -js` running). ***\n"
+                )
+            });
+            None
+        }
+    }
+}
+
 /// Owns a test database and removes it when dropped.
 pub enum Database {
     Sqlite(tempfile::TempDir),
@@ -209,6 +228,9 @@ pub struct TestApp {
     /// The application behind the server, for what has no route (the purge).
     pub app: App,
     server: tokio::task::JoinHandle<()>,
+    /// The event dispatcher of this "process" and its NATS publisher, when
+    /// it runs them.
+    dispatcher: Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>,
     /// The database URL, for a second process on the same database.
     pub url: String,
     /// `None` for a second process: the first owns the database.
@@ -218,6 +240,10 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some((dispatcher, publisher)) = &self.dispatcher {
+            dispatcher.abort();
+            publisher.abort();
+        }
     }
 }
 
@@ -239,7 +265,16 @@ impl TestApp {
         limits: roster_http::Limits,
     ) -> TestApp {
         let (url, database) = Database::create(engine).await;
-        Self::serve(engine, url, Some(database), config, limits).await
+        Self::serve(engine, url, Some(database), config, limits, false).await
+    }
+
+    /// Starts a server that also delivers events, as `roster serve` does
+    /// (the others leave their outbox alone, so a binary started on their
+    /// database is its only dispatcher).
+    pub async fn start_dispatching(engine: Engine, config: Config) -> TestApp {
+        let (url, database) = Database::create(engine).await;
+        let limits = roster_http::Limits::default();
+        Self::serve(engine, url, Some(database), config, limits, true).await
     }
 
     /// Starts a second Roster process on this app's database (its own
@@ -256,6 +291,7 @@ impl TestApp {
             None,
             config,
             roster_http::Limits::default(),
+            false,
         )
         .await
     }
@@ -266,6 +302,7 @@ impl TestApp {
         database: Option<Database>,
         config: Config,
         limits: roster_http::Limits,
+        dispatch: bool,
     ) -> TestApp {
         crate::trace_log::install_if_asked();
         let options = ConnectOptions {
@@ -278,6 +315,12 @@ impl TestApp {
             .expect("connect to the test database");
         let clock = Arc::new(ManualClock::default());
         let app = App::with_clock(store.clone(), config, clock.clone());
+        let dispatcher = dispatch.then(|| {
+            (
+                tokio::spawn(app.dispatcher().run()),
+                tokio::spawn(app.clone().publish_to_nats()),
+            )
+        });
         let router = roster_http::router_with_limits(app.clone(), limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -292,6 +335,7 @@ impl TestApp {
             clock,
             app,
             server,
+            dispatcher,
             url,
             _database: database,
         }
@@ -347,6 +391,12 @@ impl TestApp {
             body,
             headers,
         }
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(format!("{}/metrics", self.base)).send();
+        response.await.unwrap().text().await.unwrap()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

@@ -631,10 +631,14 @@ async fn concurrent_creates_with_one_email_make_one_user(engine: Engine) {
     );
     let all = app.get(&users(&t), ADMIN).await.expect(200);
     assert_eq!(all["data"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        all["data"][0]["number"], 1,
-        "failed creations use no number"
-    );
+    // SQLite numbers in the creating transaction: no gaps. PostgreSQL takes
+    // numbers on a connection of their own, so a failed creation may leave
+    // a gap (README, *Design*).
+    let number = all["data"][0]["number"].as_i64().unwrap();
+    match engine {
+        Engine::Sqlite => assert_eq!(number, 1, "failed creations use no number"),
+        Engine::Postgres => assert!((1..=8).contains(&number), "{number}"),
+    }
 }
 
 async fn passwords_are_never_shown(engine: Engine) {

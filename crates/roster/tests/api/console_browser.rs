@@ -1,0 +1,456 @@
+//! The admin console in a real browser: headless Chromium driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, which `.ci/run`
+//! installs), finding every control by its accessible name (a `label`'s
+//! text, a button's or link's text) as SPEC §8 fixes them. One walk per
+//! engine: sign-in both ways, search, create, role change, set-primary,
+//! revoke a session, deactivate, the check, a CSRF-less POST refused,
+//! sign-out, and a tenant user unable to see another tenant.
+//!
+//! Without `chromedriver` on the machine the walk says so loudly and
+//! skips, unless `ROSTER_TEST_BROWSER=required` (CI sets it). With
+//! `ROSTER_CONSOLE_SCREENSHOTS=<dir>` the SQLite walk saves the README's
+//! screenshots there.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::on_both_engines;
+use crate::support::{id, Engine, TestApp, ADMIN};
+
+on_both_engines!(the_console_walk_in_chromium);
+
+/// `chromedriver`, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver_path() -> Option<String> {
+    let configured = std::env::var("CHROMEDRIVER").ok();
+    configured
+        .into_iter()
+        .chain(["/usr/bin/chromedriver".to_string()])
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// Starts chromedriver on a free port, or `None` (with a loud note) when
+/// the machine has none and the browser is not required.
+async fn driver() -> Option<Driver> {
+    let Some(path) = chromedriver_path() else {
+        let required = std::env::var("ROSTER_TEST_BROWSER").is_ok_and(|v| v == "required");
+        assert!(
+            !required,
+            "ROSTER_TEST_BROWSER=required but no chromedriver: install Debian's chromium and chromium-driver (.ci/run does)"
+        );
+        eprintln!(
+            "\n*** SKIPPED the console's browser walk: no chromedriver on this machine \
+             (apt-get install chromium chromium-driver, or run .ci/run) ***\n"
+        );
+        return None;
+    };
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{url}/status")).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Some(Driver { child, url })
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--force-device-scale-factor=1"]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// The control a `label` with this text names.
+async fn field(client: &Client, label: &str) -> Element {
+    let xpath = format!("//*[@id=//label[normalize-space(.)='{label}']/@for]");
+    client
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no field labelled {label}: {e}"))
+}
+
+async fn fill(client: &Client, label: &str, text: &str) {
+    let input = field(client, label).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn choose(client: &Client, label: &str, value: &str) {
+    field(client, label)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("{label}: no option {value}: {e}"));
+}
+
+/// Clicks `element` and waits for the page it loads (every button and
+/// link of the console loads a page): until the old page's root is gone
+/// and the new one has loaded.
+async fn click_and_wait(client: &Client, element: Element) {
+    let old = client.find(Locator::Css("html")).await.unwrap();
+    element.click().await.unwrap();
+    let started = Instant::now();
+    while old.tag_name().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the page did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    loop {
+        let state = client.execute("return document.readyState;", vec![]).await;
+        if matches!(state, Ok(Value::String(s)) if s == "complete") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the page did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Clicks the button with this name (its text or `aria-label`), within
+/// the element `scope` finds when given.
+async fn press(client: &Client, name: &str, scope: Option<&str>) {
+    let xpath = format!(
+        "{}//button[normalize-space(.)='{name}' or @aria-label='{name}']",
+        scope.unwrap_or("")
+    );
+    let button = client
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no button {name}: {e}"));
+    click_and_wait(client, button).await;
+}
+
+async fn follow(client: &Client, name: &str) {
+    let xpath = format!("//a[normalize-space(.)='{name}']");
+    let link = client
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no link {name}: {e}"));
+    click_and_wait(client, link).await;
+}
+
+async fn text(client: &Client) -> String {
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn path(client: &Client) -> String {
+    let url = client.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+/// Saves a screenshot for the README when asked to (SQLite walk only).
+async fn screenshot(client: &Client, engine: Engine, name: &str) {
+    let Ok(dir) = std::env::var("ROSTER_CONSOLE_SCREENSHOTS") else {
+        return;
+    };
+    if engine != Engine::Sqlite {
+        return;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+}
+
+async fn user_json(app: &TestApp, t: &str, user: &str) -> Value {
+    app.get(&format!("/v1/tenants/{t}/users/{user}"), ADMIN)
+        .await
+        .expect(200)
+}
+
+async fn the_console_walk_in_chromium(engine: Engine) {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = TestApp::start(engine).await;
+    let base = app.base.clone();
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "main").await;
+    let beta = app.tenant("beta").await;
+    app.user(&beta, json!({"email": "hidden@beta.example.com"}))
+        .await;
+    app.user(
+        &t,
+        json!({"email": "ops@acme.example.com", "first_name": "Olga", "last_name": "Ops",
+               "password": "ops-password-1", "tenant_role": "ADMIN"}),
+    )
+    .await;
+    let lee = id(&app
+        .user(
+            &t,
+            json!({"email": "lee@acme.example.com", "first_name": "Lee", "last_name": "Cash",
+                   "user_code": "1001", "password": "lee-password-1", "tenant_role": "ACCESS",
+                   "store_ids": [store]}),
+        )
+        .await);
+    // Lee signed in somewhere: a session to revoke.
+    let signed_in = app
+        .client
+        .post(format!("{base}/rest/default/V1/integration/customer/token"))
+        .header("x-tenant-id", &t)
+        .json(&json!({"username": "lee@acme.example.com", "password": "lee-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 200);
+    let lee_token: String = signed_in.json().await.unwrap();
+
+    let client = browser(&driver).await;
+
+    // Sign in as the operator.
+    client.goto(&format!("{base}/console")).await.unwrap();
+    assert_eq!(path(&client).await, "/console/sign-in");
+    screenshot(&client, engine, "sign-in").await;
+    fill(&client, "Admin token", "wrong").await;
+    press(&client, "Sign in", Some("//form[@id='operator-sign-in']")).await;
+    assert!(text(&client)
+        .await
+        .contains("The admin token is not correct."));
+    fill(&client, "Admin token", ADMIN).await;
+    press(&client, "Sign in", Some("//form[@id='operator-sign-in']")).await;
+    assert_eq!(path(&client).await, "/console/tenants");
+    assert!(text(&client).await.contains("acme"));
+
+    // Search.
+    client
+        .goto(&format!("{base}/console/t/{t}/users"))
+        .await
+        .unwrap();
+    fill(&client, "Search users", "cash").await;
+    press(&client, "Search", None).await;
+    let found = text(&client).await;
+    assert!(
+        found.contains("lee@acme.example.com") && !found.contains("ops@acme.example.com"),
+        "{found}"
+    );
+    fill(&client, "Search users", "").await;
+    press(&client, "Search", None).await;
+    screenshot(&client, engine, "users").await;
+
+    // Create.
+    follow(&client, "New user").await;
+    fill(&client, "Email", "not-an-email").await;
+    press(&client, "Create user", None).await;
+    let refused = client
+        .find(Locator::Css("#email-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!refused.is_empty());
+    fill(&client, "Email", "sam@acme.example.com").await;
+    fill(&client, "First name", "Sam").await;
+    fill(&client, "Last name", "Stock").await;
+    press(&client, "Create user", None).await;
+    assert!(text(&client).await.contains("User created."));
+    let sam = path(&client)
+        .await
+        .trim_start_matches(&format!("/console/t/{t}/users/"))
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(user_json(&app, &t, &sam).await["first_name"], "Sam");
+
+    // Role change.
+    choose(&client, "Tenant role", "BACKOFFICE").await;
+    press(&client, "Change role", None).await;
+    assert!(text(&client).await.contains("Tenant role changed."));
+    assert_eq!(user_json(&app, &t, &sam).await["tenant_role"], "BACKOFFICE");
+
+    // Contacts, then set-primary.
+    for value in ["sam.work@acme.example.com", "sam.home@example.com"] {
+        choose(&client, "Contact type", "EMAIL").await;
+        fill(&client, "Contact value", value).await;
+        press(&client, "Add contact", None).await;
+        assert!(text(&client).await.contains("Contact added."));
+    }
+    press(&client, "Make sam.home@example.com primary", None).await;
+    assert!(text(&client).await.contains("Primary contact changed."));
+    let primaries = app
+        .rows_as_text(&format!(
+            "SELECT value FROM contacts WHERE user_id = '{sam}' AND is_primary = {}",
+            if engine == Engine::Sqlite {
+                "1"
+            } else {
+                "true"
+            }
+        ))
+        .await;
+    assert_eq!(primaries, vec!["sam.home@example.com".to_string()]);
+    screenshot(&client, engine, "user").await;
+
+    // A CSRF-less POST: the Deactivate form without its token is refused.
+    client
+        .execute(
+            "document.querySelectorAll('input[name=csrf]').forEach(e => e.remove());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    press(&client, "Deactivate", None).await;
+    let page = text(&client).await;
+    assert!(page.contains("Refused") && page.contains("CSRF"), "{page}");
+    assert_eq!(user_json(&app, &t, &sam).await["status"], "ACTIVE");
+
+    // Deactivate, for real.
+    client
+        .goto(&format!("{base}/console/t/{t}/users/{sam}"))
+        .await
+        .unwrap();
+    press(&client, "Deactivate", None).await;
+    assert!(text(&client).await.contains("Status changed."));
+    assert_eq!(user_json(&app, &t, &sam).await["status"], "INACTIVE");
+
+    // Revoke Lee's session.
+    client
+        .goto(&format!("{base}/console/t/{t}/users/{lee}"))
+        .await
+        .unwrap();
+    let revoke = client
+        .find(Locator::XPath("//button[normalize-space(.)='Revoke']"))
+        .await
+        .unwrap();
+    click_and_wait(&client, revoke).await;
+    assert!(text(&client).await.contains("Session revoked."));
+    let after = app
+        .client
+        .get(format!("{base}/v1/tenants/{t}/users/{lee}"))
+        .bearer_auth(&lee_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 401);
+
+    // The check.
+    follow(&client, "Check").await;
+    fill(&client, "User", "lee@acme.example.com").await;
+    choose(&client, "Permission", "USE_POS").await;
+    fill(&client, "Store id", &store).await;
+    press(&client, "Check", Some("//main")).await;
+    let answer = client
+        .find(Locator::Css("#answer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer, "allowed");
+    assert!(text(&client)
+        .await
+        .contains("granted by tenant role ACCESS"));
+    screenshot(&client, engine, "check").await;
+    choose(&client, "Permission", "MANAGE_USERS").await;
+    press(&client, "Check", Some("//main")).await;
+    let answer = client
+        .find(Locator::Css("#answer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer, "denied");
+
+    // At 375 px wide the users page still reads and works.
+    client.set_window_size(375, 800).await.unwrap();
+    client
+        .goto(&format!("{base}/console/t/{t}/users"))
+        .await
+        .unwrap();
+    fill(&client, "Search users", "lee").await;
+    press(&client, "Search", None).await;
+    assert!(text(&client).await.contains("lee@acme.example.com"));
+    let width: Value = client
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 375,
+        "the page scrolls sideways: {width}"
+    );
+    screenshot(&client, engine, "users-375px").await;
+    client.set_window_size(1280, 900).await.unwrap();
+
+    // Sign out: the console is closed again.
+    press(&client, "Sign out", None).await;
+    assert_eq!(path(&client).await, "/console/sign-in");
+    client
+        .goto(&format!("{base}/console/tenants"))
+        .await
+        .unwrap();
+    assert_eq!(path(&client).await, "/console/sign-in");
+
+    // A tenant user signs in and cannot see another tenant.
+    fill(&client, "Tenant", &t).await;
+    fill(&client, "Email", "ops@acme.example.com").await;
+    fill(&client, "Password", "ops-password-1").await;
+    press(&client, "Sign in", Some("//form[@id='user-sign-in']")).await;
+    assert_eq!(path(&client).await, format!("/console/t/{t}/users"));
+    assert!(text(&client).await.contains("lee@acme.example.com"));
+    client
+        .goto(&format!("{base}/console/t/{beta}/users"))
+        .await
+        .unwrap();
+    let page = text(&client).await;
+    assert!(
+        page.contains("not found") && !page.contains("hidden@beta.example.com"),
+        "{page}"
+    );
+    press(&client, "Sign out", None).await;
+    assert_eq!(path(&client).await, "/console/sign-in");
+
+    client.close().await.unwrap();
+}
