@@ -48,10 +48,10 @@ pub mod input {
     pub use roster_core::{NewUser, ProfilePatch, UserPatch};
     pub use roster_store::user_query;
     pub use roster_store::{
-        CompanyPatch, ContactPatch, ContactReplacement, GroupCondition, GroupField, GroupFilter,
-        GroupOrder, ImportJob, Listed, MemberChange, NewAccount, NewCompany, NewContact, NewOrder,
-        NewQuote, NewStore, NewTenant, OrderPatch, Page, QuotePatch, RecordFilter, StorePatch,
-        UserFilter, UserRef,
+        CompanyPatch, ContactPatch, ContactReplacement, EventFilter, GroupCondition, GroupField,
+        GroupFilter, GroupOrder, ImportJob, Listed, MemberChange, NewAccount, NewCompany,
+        NewContact, NewOrder, NewQuote, NewStore, NewTenant, OrderPatch, Page, QuotePatch,
+        RecordFilter, StorePatch, UserFilter, UserRef,
     };
 }
 

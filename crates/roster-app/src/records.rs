@@ -2,7 +2,9 @@
 //! (VIEW_AUDIT).
 
 use roster_core::{AuditEvent, Order, Permission, Quote};
-use roster_store::{Listed, NewOrder, NewQuote, OrderPatch, Page, QuotePatch, RecordFilter};
+use roster_store::{
+    EventFilter, Listed, NewOrder, NewQuote, OrderPatch, Page, QuotePatch, RecordFilter,
+};
 use uuid::Uuid;
 
 use crate::caller::Scope;
@@ -123,5 +125,29 @@ impl Records<'_> {
     pub async fn events(&self, scope: &Scope, page: &Page) -> AppResult<Listed<AuditEvent>> {
         scope.require(Permission::ViewAudit)?;
         Ok(self.app.store.list_events(scope.tenant(), page).await?)
+    }
+
+    /// The audit log newest first, filtered: up to `limit` events with ids
+    /// below `before`, and the id to pass as `before` for the next (older)
+    /// page when there is one (VIEW_AUDIT).
+    pub async fn search_events(
+        &self,
+        scope: &Scope,
+        filter: &EventFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> AppResult<(Vec<AuditEvent>, Option<i64>)> {
+        scope.require(Permission::ViewAudit)?;
+        let limit = limit.clamp(1, 500);
+        let mut events = self
+            .app
+            .store
+            .search_events(scope.tenant(), filter, before, limit as i64 + 1)
+            .await?;
+        let older = (events.len() > limit).then(|| {
+            events.truncate(limit);
+            events[limit - 1].id
+        });
+        Ok((events, older))
     }
 }

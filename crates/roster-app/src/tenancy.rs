@@ -22,9 +22,29 @@ impl App {
 
 impl Tenancy<'_> {
     /// Creates a tenant (admin token).
-    pub async fn create_tenant(&self, caller: &Caller, new: NewTenant) -> AppResult<Tenant> {
+    /// `uid` is checked as an identifier, or a new one is made when it is
+    /// `None`; `name` is required, at most 255 characters (400 naming the
+    /// field otherwise).
+    pub async fn create_tenant(
+        &self,
+        caller: &Caller,
+        uid: Option<&str>,
+        name: &str,
+    ) -> AppResult<Tenant> {
         let actor = caller.require_admin()?;
-        Ok(self.app.store.create_tenant(new, &actor).await?)
+        let uid = match uid {
+            Some(uid) => {
+                roster_core::validate::identifier(uid).map_err(|m| AppError::field("uid", m))?
+            }
+            None => Uuid::now_v7().simple().to_string(),
+        };
+        let name =
+            roster_core::validate::text(name, 255).map_err(|m| AppError::field("name", m))?;
+        Ok(self
+            .app
+            .store
+            .create_tenant(NewTenant { uid, name }, &actor)
+            .await?)
     }
 
     /// Lists tenants (admin token).
@@ -38,7 +58,8 @@ impl Tenancy<'_> {
         Ok(self.app.store.get_tenant(scope.tenant()).await?)
     }
 
-    /// Renames a tenant, or reads it when `name` is `None` (admin token).
+    /// Renames a tenant (the name checked as on creation), or reads it
+    /// when `name` is `None` (admin token).
     pub async fn rename_tenant(
         &self,
         caller: &Caller,
@@ -46,6 +67,10 @@ impl Tenancy<'_> {
         name: Option<String>,
     ) -> AppResult<Tenant> {
         let actor = caller.require_admin()?;
+        let name = name
+            .map(|name| roster_core::validate::text(&name, 255))
+            .transpose()
+            .map_err(|m| AppError::field("name", m))?;
         Ok(match name {
             Some(name) => self.app.store.rename_tenant(uid, &name, &actor).await?,
             None => self.app.store.get_tenant(uid).await?,

@@ -34,13 +34,14 @@ pub use traits::user_query;
 pub use traits::{
     AccountStore, ApiKeyIdentity, AttemptRecord, AuditStore, CheckFacts, CheckStore, CompanyPatch,
     ConsoleSession, ConsoleSignIn, ConsoleStore, ContactPatch, ContactReplacement, ContactStore,
-    CredentialStore, DeviceIdentity, DueDelivery, EventStore, GroupCondition, GroupField,
-    GroupFilter, GroupOrder, GroupPatch, GroupStore, Horizon, HousekeepingStore, ImportBatchStore,
-    ImportCounts, ImportJob, ImportMatch, ImportProblem, ImportStatus, ImportStore, ImportWrite,
-    ManyFacts, MemberChange, NewAccount, NewApiKey, NewCompany, NewContact, NewDevice, NewGroup,
-    NewInvitation, NewOrder, NewQuote, NewSession, NewStore, NewTenant, NewWebhook, OrderPatch,
-    OutboxBacklog, OutboxEvent, Purged, QuotePatch, RecordFilter, RecordStore, ScimTokenStore,
-    Store, StorePatch, TenantStore, Throttle, UserFilter, UserRef, UserStore, WebhookPatch,
+    CredentialStore, DeviceIdentity, DueDelivery, EventFilter, EventStore, GroupCondition,
+    GroupField, GroupFilter, GroupOrder, GroupPatch, GroupStore, Horizon, HousekeepingStore,
+    ImportBatchStore, ImportCounts, ImportJob, ImportMatch, ImportProblem, ImportStatus,
+    ImportStore, ImportWrite, ManyFacts, MemberChange, NewAccount, NewApiKey, NewCompany,
+    NewContact, NewDevice, NewGroup, NewInvitation, NewOrder, NewQuote, NewSession, NewStore,
+    NewTenant, NewWebhook, OrderPatch, OutboxBacklog, OutboxEvent, Purged, QuotePatch,
+    RecordFilter, RecordStore, ScimTokenStore, Store, StorePatch, TenantStore, Throttle,
+    UserFilter, UserRef, UserStore, WebhookPatch,
 };
 
 /// What can go wrong in storage, in terms a client can be told.

@@ -114,11 +114,7 @@ async fn invitations_page(
             Err(refused) => { (refused.others(&[])) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(StatusCode::OK);
     (status, page("Invitations", Some(&nav), body)).into_response()
 }
 

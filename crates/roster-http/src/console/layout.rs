@@ -168,6 +168,15 @@ impl Errors {
         self.fields.is_empty() && self.general.is_none()
     }
 
+    /// The page's status: `ok` without errors, else the errors'.
+    pub(crate) fn status_or(&self, ok: StatusCode) -> StatusCode {
+        if self.is_empty() {
+            ok
+        } else {
+            self.status
+        }
+    }
+
     /// An error of the application: field errors by field; anything else
     /// beside `field_for_other` (the field it concerns) when given.
     pub(crate) fn from_app(error: AppError, field_for_other: &str) -> Errors {

@@ -12,10 +12,14 @@
 //! [`require_csrf`]); the sign-in form, before any session, is protected by
 //! a double-submitted cookie of its own.
 
+mod audit;
 mod invitations;
 mod layout;
 mod pages;
+mod tenants;
+mod user_groups;
 mod users;
+mod webhooks;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -51,7 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/style.css", get(style))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/sign-out", post(sign_out))
-        .route("/console/tenants", get(pages::tenants))
+        .route("/console/tenants", get(tenants::list).post(tenants::create))
         .route(
             "/console/t/{tenant}/users",
             get(users::list).post(users::create),
@@ -63,6 +67,14 @@ pub fn router() -> Router<AppState> {
             post(users::profile),
         )
         .route("/console/t/{tenant}/users/{id}/status", post(users::status))
+        .route(
+            "/console/t/{tenant}/users/{id}/groups",
+            post(user_groups::add),
+        )
+        .route(
+            "/console/t/{tenant}/users/{id}/groups/{group}/remove",
+            post(user_groups::remove),
+        )
         .route(
             "/console/t/{tenant}/users/{id}/tenant-role",
             post(users::tenant_role),
@@ -103,7 +115,18 @@ pub fn router() -> Router<AppState> {
             "/console/t/{tenant}/api-keys",
             get(pages::api_keys).post(pages::create_api_key),
         )
-        .route("/console/t/{tenant}/webhooks", get(pages::webhooks))
+        .route(
+            "/console/t/{tenant}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/console/t/{tenant}/webhooks/{id}/enabled",
+            post(webhooks::enabled),
+        )
+        .route(
+            "/console/t/{tenant}/webhooks/{id}/delete",
+            post(webhooks::delete),
+        )
         .route(
             "/console/t/{tenant}/webhooks/{id}/deliveries",
             get(pages::deliveries),
@@ -113,7 +136,7 @@ pub fn router() -> Router<AppState> {
             "/console/t/{tenant}/devices/{id}/revoke",
             post(pages::revoke_device),
         )
-        .route("/console/t/{tenant}/audit", get(pages::audit))
+        .route("/console/t/{tenant}/audit", get(audit::audit))
         .route("/console/t/{tenant}/check", get(pages::check))
         .layer(middleware::from_fn(require_csrf))
         .layer(middleware::map_response(harden))

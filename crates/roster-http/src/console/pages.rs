@@ -1,5 +1,6 @@
-//! The other pages: tenants (the operator's), stores, companies, API keys,
-//! webhooks, the audit log and the check.
+//! The other pages: stores, companies, API keys, a webhook's deliveries
+//! and the check (tenants are `tenants.rs`, webhooks `webhooks.rs`, the
+//! audit log `audit.rs`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -29,7 +30,7 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    fn page(&self) -> Page {
+    pub(crate) fn page(&self) -> Page {
         Page {
             after: self.cursor.clone(),
             limit: PAGE_SIZE,
@@ -39,7 +40,7 @@ impl Cursor {
 
 /// A list page: its table, or the reason it cannot be shown, and a link
 /// to the next page.
-fn listing<T>(
+pub(crate) fn listing<T>(
     path: &str,
     listed: Result<Listed<T>, roster_app::AppError>,
     empty: &str,
@@ -70,34 +71,6 @@ fn listing<T>(
 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-pub(crate) async fn tenants(
-    State(state): State<AppState>,
-    signed: Signed,
-    Query(cursor): Query<Cursor>,
-) -> Response {
-    if let Some(own) = signed.own_tenant() {
-        let own = own.to_string();
-        return axum::response::Redirect::to(&format!("/console/t/{own}/users")).into_response();
-    }
-    let listed = state
-        .tenancy()
-        .list_tenants(&signed.caller, &cursor.page())
-        .await;
-    let (status, list) = listing("/console/tenants", listed, "No tenants yet.", |tenants| {
-        html! { table {
-            thead { tr { th scope="col" { "Tenant" } th scope="col" { "Name" } th scope="col" { "Created" } } }
-            tbody { @for t in tenants { tr {
-                td { a href=(format!("/console/t/{}/users", t.uid)) { code { (t.uid) } } }
-                td { (t.name) }
-                td { (t.created_at.format("%Y-%m-%d")) }
-            } } }
-        } }
-    });
-    let nav = Nav::new(&signed, None, "tenants");
-    let body = html! { h1 { "Tenants" } (list) };
-    (status, page("Tenants", Some(&nav), body)).into_response()
 }
 
 /// A tenant's list page: enters the tenant, lists, renders.
@@ -254,11 +227,7 @@ async fn api_keys_page(
             }
         }
     };
-    let status = if errors.is_empty() {
-        status
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(status);
     (status, page("API keys", Some(&nav), body)).into_response()
 }
 
@@ -323,35 +292,6 @@ pub(crate) async fn create_api_key(
             api_keys_page(&state, &signed, &tenant, &cursor, None, errors).await
         }
     }
-}
-
-pub(crate) async fn webhooks(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(tenant): Path<String>,
-    Query(cursor): Query<Cursor>,
-) -> Response {
-    let page_of = cursor.page();
-    let webhooks = format!("/console/t/{tenant}/webhooks");
-    tenant_list(
-        &state,
-        &signed,
-        &tenant,
-        ("webhooks", "Webhooks", "No webhooks yet."),
-        async |scope| state.webhooks().list(scope, &page_of).await,
-        |hooks| {
-            html! { table {
-                thead { tr { th scope="col" { "URL" } th scope="col" { "Events" } th scope="col" { "Enabled" } th scope="col" { "Deliveries" } } }
-                tbody { @for w in hooks { tr {
-                    td { code { (w.url) } }
-                    td { @if w.event_types.is_empty() { "all" } @else { (w.event_types.join(", ")) } }
-                    td { @if w.enabled { "yes" } @else { "no" @if let Some(reason) = &w.disabled_reason { " — " (reason) } } }
-                    td { a href=(format!("{webhooks}/{}/deliveries", w.id)) aria-label=(format!("Deliveries to {}", w.url)) { "Deliveries" } }
-                } } }
-            } }
-        },
-    )
-    .await
 }
 
 /// The most users a company page shows in its tree.
@@ -425,11 +365,7 @@ async fn company_page(
         @if users.is_empty() { p { "No users in this company." } }
         @else { ul.tree { @for root in roots { (tree.node(root, 0)) } } }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(StatusCode::OK);
     (status, page(&company.name, Some(&nav), body)).into_response()
 }
 
@@ -618,11 +554,7 @@ async fn devices_page(
     let nav = Nav::new(signed, Some(tenant), "devices");
     let errors = problem.unwrap_or_default();
     let body = html! { h1 { "Devices" } (errors.others(&[])) (list) };
-    let status = if errors.is_empty() {
-        status
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(status);
     (status, page("Devices", Some(&nav), body)).into_response()
 }
 
@@ -646,33 +578,6 @@ pub(crate) async fn revoke_device(
             devices_page(&state, &signed, &tenant, &Cursor::default(), Some(errors)).await
         }
     }
-}
-
-pub(crate) async fn audit(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(tenant): Path<String>,
-    Query(cursor): Query<Cursor>,
-) -> Response {
-    let page_of = cursor.page();
-    tenant_list(
-        &state,
-        &signed,
-        &tenant,
-        ("audit", "Audit log", "Nothing recorded yet."),
-        async |scope| state.records().events(scope, &page_of).await,
-        |events| {
-            html! { table {
-                caption.muted { "Oldest first" }
-                thead { tr { th scope="col" { "At" } th scope="col" { "Actor" } th scope="col" { "Action" } th scope="col" { "Target" } th scope="col" { "Summary" } } }
-                tbody { @for e in events { tr {
-                    td { (e.at.format("%Y-%m-%d %H:%M:%S")) } td { code { (e.actor) } } td { (e.action) }
-                    td { code { (e.target) } } td { (e.summary) }
-                } } }
-            } }
-        },
-    )
-    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -749,11 +654,7 @@ pub(crate) async fn check(
             }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(StatusCode::OK);
     (status, page("Check", Some(&nav), body)).into_response()
 }
 

@@ -210,11 +210,7 @@ pub(crate) async fn list(
             }
         }
     };
-    let status = if errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(axum::http::StatusCode::OK);
     (status, page("Users", Some(&nav), body)).into_response()
 }
 
@@ -247,11 +243,7 @@ fn new_user_page(signed: &Signed, tenant: &str, form: &NewUserForm, errors: &Err
             p { button type="submit" { "Create user" } }
         }
     };
-    let status = if errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(axum::http::StatusCode::OK);
     (status, page("New user", Some(&nav), body)).into_response()
 }
 
@@ -347,6 +339,7 @@ pub(crate) async fn show(
         (_, Some("contact")) => Some("Contact added."),
         (_, Some("access")) => Some("Commerce roles and stores saved."),
         (_, Some("revoked")) => Some("Session revoked."),
+        (_, Some("groups")) => Some("Groups changed."),
         _ => None,
     };
     let notice = notice.map(|text| html! { (text) });
@@ -409,6 +402,31 @@ async fn user_page(
             .await
             .map(|l| l.items)
             .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // The groups the user could join (MANAGE_USERS): the first 100 of the
+    // tenant (of the caller's company, for a company-bound caller) that
+    // the user is not in; joining is refused beside the field when a rule
+    // says no.
+    let joinable: Vec<(String, String)> = if may_manage {
+        state
+            .groups()
+            .list(
+                &scope,
+                GroupFilter::default(),
+                &Page {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !groups.iter().any(|own| own.id == g.id))
+            .map(|g| (g.id.to_string(), g.name))
+            .collect()
     } else {
         Vec::new()
     };
@@ -537,6 +555,36 @@ async fn user_page(
                 }
             }
         }
+        section aria-labelledby="groups-heading" {
+            h2 #groups-heading { "Groups" }
+            @if form == "groups" { (errors.others(&["group_id"])) }
+            @if groups.is_empty() { p { "In no group." } }
+            @else {
+                ul #user-groups {
+                    @for g in &groups {
+                        li {
+                            (g.name)
+                            @if may_manage {
+                                " "
+                                form.inline method="post" action=(format!("{path}/groups/{}/remove", g.id)) {
+                                    input type="hidden" name="csrf" value=(signed.csrf);
+                                    button.secondary type="submit" aria-label=(format!("Remove from {}", g.name)) { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if may_manage && !joinable.is_empty() {
+                form method="post" action=(format!("{path}/groups")) {
+                    input type="hidden" name="csrf" value=(signed.csrf);
+                    div.fields {
+                        (select("group", "Group", "group_id", &joinable, "", of("groups", "group_id")))
+                    }
+                    p { button.secondary type="submit" { "Add to group" } }
+                }
+            }
+        }
         section aria-labelledby="contacts-heading" {
             h2 #contacts-heading { "Contacts" }
             @if form == "primary" { (errors.others(&[])) }
@@ -637,11 +685,7 @@ async fn user_page(
         }
         p { a href=(format!("/console/t/{tenant}/check?user={}", user.id)) { "Check this user's permissions" } }
     };
-    let status = if errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        errors.status
-    };
+    let status = errors.status_or(axum::http::StatusCode::OK);
     (status, page(&title, Some(&nav), body)).into_response()
 }
 
@@ -662,7 +706,7 @@ impl CloneIf for Markup {
 
 /// After a user-page form: back to the page with a notice, or the page
 /// again with the form's errors.
-async fn after(
+pub(crate) async fn after(
     state: &AppState,
     signed: &Signed,
     tenant: &str,
@@ -680,6 +724,7 @@ async fn after(
                 "primary" => "primary",
                 "contact" => "contact",
                 "access" => "access",
+                "groups" => "groups",
                 _ => "revoked",
             };
             Redirect::to(&format!("{}?done={done}", user_path(tenant, id))).into_response()

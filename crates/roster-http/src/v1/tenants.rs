@@ -3,15 +3,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_app::input::NewTenant;
-use roster_core::{validate, Tenant};
+use roster_core::Tenant;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{List, PageQuery};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Json, Path, Query};
 use crate::AppState;
 
@@ -65,15 +64,9 @@ async fn create_tenant(
     caller: Caller,
     Json(body): Json<TenantCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<TenantView>)> {
-    caller.require_admin()?;
-    let uid = match body.uid {
-        Some(uid) => validate::identifier(&uid).map_err(|m| ApiError::field("uid", m))?,
-        None => uuid::Uuid::now_v7().simple().to_string(),
-    };
-    let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let tenant = app
         .tenancy()
-        .create_tenant(&caller, NewTenant { uid, name })
+        .create_tenant(&caller, body.uid.as_deref(), &body.name)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(tenant.into())))
 }
@@ -111,12 +104,10 @@ async fn update_tenant(
     Path(tenant): Path<String>,
     Json(body): Json<TenantUpdate>,
 ) -> ApiResult<axum::Json<TenantView>> {
-    caller.require_admin()?;
-    let name = body
-        .name
-        .map(|name| validate::text(&name, 255).map_err(|m| ApiError::field("name", m)))
-        .transpose()?;
-    let updated = app.tenancy().rename_tenant(&caller, &tenant, name).await?;
+    let updated = app
+        .tenancy()
+        .rename_tenant(&caller, &tenant, body.name)
+        .await?;
     Ok(axum::Json(updated.into()))
 }
 

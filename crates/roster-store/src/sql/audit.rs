@@ -17,7 +17,7 @@ use super::records::{fetch_order, fetch_quote};
 use super::tenants::{fetch_company, fetch_store, fetch_tenant};
 use super::user_rows::fetch_user;
 use super::{corrupt, now, uuid, Conn, Db, SqlStore};
-use crate::{AuditStore, Listed, Page, Result};
+use crate::{AuditStore, EventFilter, Listed, Page, Result};
 
 /// Appends the change's audit event and, in the same transaction, its
 /// CloudEvent to the outbox (SPEC §8). Its `id` is a UUIDv7 rather than the
@@ -245,6 +245,34 @@ impl AuditStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
+        Ok(rows.into_iter().map(EventRow::event).collect())
+    }
+
+    async fn search_events(
+        &self,
+        tenant: &str,
+        filter: &EventFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT id, actor, action, target, summary, at FROM events WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        for (column, value) in [
+            ("action", &filter.action),
+            ("actor", &filter.actor),
+            ("target", &filter.target),
+        ] {
+            if let Some(value) = value {
+                q.push(format!(" AND {column} = ")).push_bind(value.clone());
+            }
+        }
+        if let Some(before) = before {
+            q.push(" AND id < ").push_bind(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows: Vec<EventRow> = q.build_query_as().fetch_all(&self.read).await?;
         Ok(rows.into_iter().map(EventRow::event).collect())
     }
 }

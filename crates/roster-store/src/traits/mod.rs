@@ -21,7 +21,7 @@ pub mod user_query;
 mod users;
 
 pub use accounts::{AccountStore, NewAccount, NewInvitation};
-pub use audit::AuditStore;
+pub use audit::{AuditStore, EventFilter};
 pub use check::{CheckFacts, CheckStore, Horizon, ManyFacts};
 pub use console::{ConsoleSession, ConsoleSignIn, ConsoleStore};
 pub use contacts::{ContactPatch, ContactReplacement, ContactStore, NewContact};

@@ -28,6 +28,10 @@ on_both_engines!(
     a_temporary_password_is_shown_once_and_signs_in,
     api_keys_are_made_with_only_what_the_maker_holds,
     a_users_audit_trail_lists_its_changes_newest_first,
+    the_audit_log_filters_and_pages_newest_first,
+    the_operator_creates_tenants_and_only_the_operator,
+    a_user_joins_and_leaves_groups_on_their_page,
+    webhooks_are_created_disabled_and_deleted,
     devices_are_listed_and_revoked,
     a_webhooks_deliveries_are_listed,
     commerce_roles_and_stores_are_replaced_by_the_rules_of_the_api,
@@ -1000,6 +1004,204 @@ async fn a_users_audit_trail_lists_its_changes_newest_first(engine: Engine) {
     );
 }
 
+async fn the_audit_log_filters_and_pages_newest_first(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("beta").await;
+    let lee = id(&app.user(&t, json!({"email": "lee@example.com"})).await);
+    let sam = id(&app.user(&t, json!({"email": "sam@example.com"})).await);
+    let kim = id(&app.user(&other, json!({"email": "kim@example.com"})).await);
+    let path = format!("/v1/tenants/{t}/users/{lee}");
+    for n in 0..101 {
+        app.patch(&path, ADMIN, json!({"first_name": format!("Lee {n}")}))
+            .await
+            .expect(200);
+    }
+    let (mut browser, _) = Browser::as_operator(&app).await;
+    let rows = |page: &Page| -> Vec<String> {
+        let table = &page.html[page.html.find("id=\"audit-events\"").expect("a table")..];
+        let body = &table[..table.find("</table>").unwrap()];
+        body.split("<tr>").skip(2).map(str::to_string).collect()
+    };
+
+    // By action: this tenant's two creations, newest first, nothing of beta's.
+    let created = browser
+        .get(&format!("/console/t/{t}/audit?action=user.created"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.html);
+    let found = rows(&created);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|row| row.contains("user.created")));
+    assert!(!created.html.contains(&kim));
+    assert!(found[0].contains(&sam), "the newer one is Sam's: {found:?}");
+    assert!(found[1].contains(&lee), "the older one is Lee's: {found:?}");
+    assert!(!created.html.contains("Older events"));
+
+    // By target, paged: 100 events, then the two older ones, oldest last.
+    let target = format!("user:{lee}");
+    let first = browser
+        .get(&format!("/console/t/{t}/audit?target={target}"))
+        .await;
+    let page_one = rows(&first);
+    assert_eq!(page_one.len(), 100);
+    assert!(page_one.iter().all(|row| row.contains("user.updated")));
+    let marker = "rel=\"next\" href=\"";
+    let at = first.html.find(marker).expect("a link to older events");
+    let href = &first.html[at + marker.len()..];
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    assert!(href.contains("target=user%3A"), "{href}");
+    let second = browser.get(&href).await;
+    assert_eq!(second.status, 200, "{}", second.html);
+    let page_two = rows(&second);
+    assert_eq!(page_two.len(), 2, "{page_two:?}");
+    assert!(page_two[0].contains("user.updated") && page_two[1].contains("user.created"));
+    assert!(!second.html.contains("Older events"));
+
+    // By actor: every event here was the operator's; a stranger made none.
+    let by_admin = browser
+        .get(&format!("/console/t/{t}/audit?actor=admin"))
+        .await;
+    assert_eq!(rows(&by_admin).len(), 100);
+    let nobody = browser
+        .get(&format!("/console/t/{t}/audit?actor=user:nobody"))
+        .await;
+    assert_eq!(nobody.status, 200);
+    assert!(nobody.html.contains("No events match."));
+
+    // A broken page link is answered, not thrown.
+    let broken = browser
+        .get(&format!("/console/t/{t}/audit?before=soon"))
+        .await;
+    assert_eq!(broken.status, 400);
+    assert!(broken.html.contains("Start again from the newest events."));
+}
+
+async fn the_operator_creates_tenants_and_only_the_operator(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let tenants = browser.get("/console/tenants").await;
+    assert!(tenants.html.contains(">Create tenant<"), "{}", tenants.html);
+    let made = browser
+        .post(
+            "/console/tenants",
+            &[("csrf", &csrf), ("name", " Globex "), ("uid", "globex")],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.html);
+    assert_eq!(made.location.as_deref(), Some("/console/t/globex/users"));
+    let tenant = app.get("/v1/tenants/globex", ADMIN).await.expect(200);
+    assert_eq!(tenant["name"], "Globex");
+    // The same identifier again: refused beside its field, nothing changed.
+    let again = browser
+        .post(
+            "/console/tenants",
+            &[("csrf", &csrf), ("name", "Other"), ("uid", "globex")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.html);
+    assert!(!again.text_of("tenant-uid-error").is_empty());
+    assert!(
+        again.html.contains("value=\"Other\""),
+        "the form keeps what was typed"
+    );
+    // No name, or an identifier that cannot be one: beside its field.
+    for (name, uid, field) in [("  ", "initech", "name"), ("Initech", "no spaces", "uid")] {
+        let bad = browser
+            .post(
+                "/console/tenants",
+                &[("csrf", &csrf), ("name", name), ("uid", uid)],
+            )
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.html);
+        assert!(!bad.text_of(&format!("tenant-{field}-error")).is_empty());
+    }
+    // Without an identifier, one is made.
+    let generated = browser
+        .post("/console/tenants", &[("csrf", &csrf), ("name", "Initech")])
+        .await;
+    assert_eq!(generated.status, 303, "{}", generated.html);
+    let listed = app.get("/v1/tenants", ADMIN).await.expect(200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+    // A tenant user, even the tenant's admin, may not create one.
+    let (t, _) = tenant_with_user(&app, "acme", "ADMIN").await;
+    let email = "admin@acme.example.com";
+    let (mut user, status, csrf) = Browser::as_user(&app, &t, email, PASSWORD).await;
+    assert_eq!(status, 303, "{csrf}");
+    let refused = user
+        .post(
+            "/console/tenants",
+            &[("csrf", &csrf), ("name", "Mine"), ("uid", "mine")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    app.get("/v1/tenants/mine", ADMIN).await.expect(404);
+}
+
+async fn a_user_joins_and_leaves_groups_on_their_page(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("beta").await;
+    let group = |t: &str, name: &str| {
+        let (app, path) = (&app, format!("/v1/tenants/{t}/groups"));
+        let body = json!({"name": name, "tenant_role": "ACCESS"});
+        async move { id(&app.post(&path, ADMIN, body).await.expect(201)) }
+    };
+    let cashiers = group(&t, "Cashiers").await;
+    group(&t, "Stockroom").await;
+    let theirs = group(&other, "Theirs").await;
+    let lee = id(&app.user(&t, json!({"email": "lee@example.com"})).await);
+    let members = format!("/v1/tenants/{t}/groups/{cashiers}/members");
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let path = format!("/console/t/{t}/users/{lee}");
+    let before = browser.get(&path).await;
+    assert!(before.html.contains("In no group."), "{}", before.html);
+    assert!(before.html.contains(">Add to group<"));
+
+    let joined = browser
+        .post(
+            &format!("{path}/groups"),
+            &[("csrf", &csrf), ("group_id", &cashiers)],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.html);
+    let listed = app.get(&members, ADMIN).await.expect(200);
+    assert_eq!(listed["data"][0]["user_id"], lee.as_str());
+    let page = browser.get(joined.location.as_deref().unwrap()).await;
+    assert!(page.html.contains("Groups changed."));
+    assert!(page.html.contains("aria-label=\"Remove from Cashiers\""));
+    let select = &page.html[page.html.find("id=\"group\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    assert!(
+        select.contains("Stockroom") && !select.contains("Cashiers"),
+        "{select}"
+    );
+
+    // Not a group, or another tenant's: refused beside the field.
+    for (group_id, status) in [("nope", 400), (theirs.as_str(), 404)] {
+        let refused = browser
+            .post(
+                &format!("{path}/groups"),
+                &[("csrf", &csrf), ("group_id", group_id)],
+            )
+            .await;
+        assert_eq!(refused.status, status, "{}", refused.html);
+        assert!(!refused.text_of("group-error").is_empty());
+    }
+    let theirs_members = format!("/v1/tenants/{other}/groups/{theirs}/members");
+    let untouched = app.get(&theirs_members, ADMIN).await.expect(200);
+    assert_eq!(untouched["data"], json!([]));
+
+    let left = browser
+        .post(
+            &format!("{path}/groups/{cashiers}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(left.status, 303, "{}", left.html);
+    let listed = app.get(&members, ADMIN).await.expect(200);
+    assert_eq!(listed["data"], json!([]));
+}
+
 async fn devices_are_listed_and_revoked(engine: Engine) {
     let app = TestApp::start(engine).await;
     let t = app.tenant("acme").await;
@@ -1101,6 +1303,99 @@ async fn a_webhooks_deliveries_are_listed(engine: Engine) {
         ))
         .await;
     assert_eq!(missing.status, 404, "{}", missing.html);
+}
+
+async fn webhooks_are_created_disabled_and_deleted(engine: Engine) {
+    let app = TestApp::start_with(engine, crate::webhooks::events_config("1")).await;
+    let t = app.tenant("acme").await;
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let path = format!("/console/t/{t}/webhooks");
+    let empty = browser.get(&path).await;
+    assert!(empty.html.contains(">Create webhook<"), "{}", empty.html);
+    let made = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("event_types", "roster.user.*, roster.store.created"),
+                ("description", "ERP"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.html);
+    let secret = made.text_of("webhook-secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed = app
+        .get(&format!("/v1/tenants/{t}/webhooks"), ADMIN)
+        .await
+        .expect(200);
+    let hook = &listed["data"][0];
+    assert_eq!(
+        hook["event_types"],
+        json!(["roster.store.created", "roster.user.*"]),
+        "the filters, sorted as the API keeps them"
+    );
+    assert_eq!(hook["description"], "ERP");
+    let hook_id = id(hook);
+    let again = browser.get(&path).await;
+    assert!(!again.html.contains(&secret), "the secret is shown once");
+
+    // Refused values stay beside their fields, with what was typed.
+    for (url, events, field) in [
+        ("ftp://127.0.0.1/hook", "", "webhook-url"),
+        (
+            "http://127.0.0.1:9/other",
+            "roster.nothing",
+            "webhook-events",
+        ),
+    ] {
+        let refused = browser
+            .post(
+                &path,
+                &[("csrf", &csrf), ("url", url), ("event_types", events)],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.html);
+        assert!(!refused.text_of(&format!("{field}-error")).is_empty());
+        assert!(refused.html.contains(&format!("value=\"{url}\"")));
+    }
+
+    // Disable, enable, delete: what the API then shows.
+    let hook_path = format!("/v1/tenants/{t}/webhooks/{hook_id}");
+    for (enabled, expected) in [("false", false), ("true", true)] {
+        let changed = browser
+            .post(
+                &format!("{path}/{hook_id}/enabled"),
+                &[("csrf", &csrf), ("enabled", enabled)],
+            )
+            .await;
+        assert_eq!(changed.status, 303, "{}", changed.html);
+        let now = app.get(&hook_path, ADMIN).await.expect(200);
+        assert_eq!(now["enabled"], expected);
+    }
+    let deleted = browser
+        .post(&format!("{path}/{hook_id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.html);
+    app.get(&hook_path, ADMIN).await.expect(404);
+    let gone = browser
+        .post(&format!("{path}/{hook_id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.html);
+
+    // By default a private address is refused, as on the API.
+    let strict = TestApp::start(engine).await;
+    let t = strict.tenant("acme").await;
+    let (mut browser, csrf) = Browser::as_operator(&strict).await;
+    let refused = browser
+        .post(
+            &format!("/console/t/{t}/webhooks"),
+            &[("csrf", &csrf), ("url", "http://127.0.0.1:9/hook")],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(!refused.text_of("webhook-url-error").is_empty());
 }
 
 async fn commerce_roles_and_stores_are_replaced_by_the_rules_of_the_api(engine: Engine) {

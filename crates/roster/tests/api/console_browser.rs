@@ -4,7 +4,8 @@
 //! text, a button's or link's text) as SPEC §8 fixes them. One walk per
 //! engine: sign-in both ways, search, create, role change, set-primary,
 //! revoke a session, deactivate, the check, a CSRF-less POST refused,
-//! sign-out, and a tenant user unable to see another tenant.
+//! sign-out, and a tenant user unable to see another tenant; every page
+//! it visits is checked for WCAG AA text contrast.
 //!
 //! Without `chromedriver` on the machine the walk says so loudly and
 //! skips, unless `ROSTER_TEST_BROWSER=required` (CI sets it). With
@@ -191,6 +192,45 @@ async fn path(client: &Client) -> String {
     }
 }
 
+/// Every piece of visible text on the page whose contrast with the
+/// background behind it is under WCAG AA's minimum (4.5:1, 3:1 for large
+/// text), computed from the browser's resolved colours the way axe's
+/// `color-contrast` rule does (no axe: it is an npm download the tests
+/// cannot make); the answer is a list of `tag "text" ratio` lines.
+const CONTRAST_SCRIPT: &str = r#"
+const rgba = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return [255, 255, 255, 1];
+  const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(parseFloat); if (p.length < 4) p.push(1); return p; };
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const behind = (el) => { for (; el; el = el.parentElement) { const c = rgba(getComputedStyle(el).backgroundColor);
+  if (c[3] > 0) return c; } return [255, 255, 255, 1]; };
+const low = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+  const s = getComputedStyle(el); const box = el.getBoundingClientRect();
+  if (s.visibility === 'hidden' || box.width === 0 || box.right < 0) continue;
+  const a = lum(rgba(s.color)), b = lum(behind(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+  const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < need) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}`);
+}
+return low;
+"#;
+
+/// Fails when text on the page is under WCAG AA contrast.
+async fn contrast(client: &Client, name: &str) {
+    let low = client.execute(CONTRAST_SCRIPT, vec![]).await.unwrap();
+    assert_eq!(low, json!([]), "text under WCAG AA contrast on {name}");
+}
+
+/// Checks the page's contrast, then saves a screenshot for the README when
+/// asked to (SQLite walk only).
+async fn looked_at(client: &Client, engine: Engine, name: &str) {
+    contrast(client, name).await;
+    screenshot(client, engine, name).await;
+}
+
 /// Saves a screenshot for the README when asked to (SQLite walk only).
 async fn screenshot(client: &Client, engine: Engine, name: &str) {
     let Ok(dir) = std::env::var("ROSTER_CONSOLE_SCREENSHOTS") else {
@@ -252,16 +292,18 @@ async fn the_console_walk_in_chromium(engine: Engine) {
     // Sign in as the operator.
     client.goto(&format!("{base}/console")).await.unwrap();
     assert_eq!(path(&client).await, "/console/sign-in");
-    screenshot(&client, engine, "sign-in").await;
+    looked_at(&client, engine, "sign-in").await;
     fill(&client, "Admin token", "wrong").await;
     press(&client, "Sign in", Some("//form[@id='operator-sign-in']")).await;
     assert!(text(&client)
         .await
         .contains("The admin token is not correct."));
+    contrast(&client, "the sign-in with its error").await;
     fill(&client, "Admin token", ADMIN).await;
     press(&client, "Sign in", Some("//form[@id='operator-sign-in']")).await;
     assert_eq!(path(&client).await, "/console/tenants");
     assert!(text(&client).await.contains("acme"));
+    contrast(&client, "tenants").await;
 
     // Search.
     client
@@ -277,7 +319,7 @@ async fn the_console_walk_in_chromium(engine: Engine) {
     );
     fill(&client, "Search users", "").await;
     press(&client, "Search", None).await;
-    screenshot(&client, engine, "users").await;
+    looked_at(&client, engine, "users").await;
 
     // Create.
     follow(&client, "New user").await;
@@ -331,7 +373,7 @@ async fn the_console_walk_in_chromium(engine: Engine) {
         ))
         .await;
     assert_eq!(primaries, vec!["sam.home@example.com".to_string()]);
-    screenshot(&client, engine, "user").await;
+    looked_at(&client, engine, "user").await;
 
     // A CSRF-less POST: the Deactivate form without its token is refused.
     client
@@ -392,7 +434,7 @@ async fn the_console_walk_in_chromium(engine: Engine) {
     assert!(text(&client)
         .await
         .contains("granted by tenant role ACCESS"));
-    screenshot(&client, engine, "check").await;
+    looked_at(&client, engine, "check").await;
     choose(&client, "Permission", "MANAGE_USERS").await;
     press(&client, "Check", Some("//main")).await;
     let answer = client
@@ -403,6 +445,24 @@ async fn the_console_walk_in_chromium(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(answer, "denied");
+
+    // The other pages read as well.
+    for page in [
+        "stores",
+        "companies",
+        "api-keys",
+        "devices",
+        "webhooks",
+        "audit",
+        "invitations",
+    ] {
+        client
+            .goto(&format!("{base}/console/t/{t}/{page}"))
+            .await
+            .unwrap();
+        assert!(!text(&client).await.is_empty());
+        contrast(&client, page).await;
+    }
 
     // At 375 px wide the users page still reads and works.
     client.set_window_size(375, 800).await.unwrap();
@@ -421,7 +481,7 @@ async fn the_console_walk_in_chromium(engine: Engine) {
         width.as_i64().unwrap() <= 375,
         "the page scrolls sideways: {width}"
     );
-    screenshot(&client, engine, "users-375px").await;
+    looked_at(&client, engine, "users-375px").await;
     client.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: the console is closed again.
