@@ -116,8 +116,12 @@ impl Records<'_> {
         scope.require_whole_tenant()?;
         let store = &self.app.store;
         store.get_user(scope.tenant(), user).await?;
+        let about_user = EventFilter {
+            target: Some(format!("user:{user}")),
+            ..EventFilter::default()
+        };
         Ok(store
-            .events_of_target(scope.tenant(), &format!("user:{user}"), 100)
+            .search_events(scope.tenant(), &about_user, None, 100)
             .await?)
     }
 

@@ -230,24 +230,6 @@ impl AuditStore for SqlStore {
         Ok(paged(events, page, |e: &AuditEvent| e.id.to_string()))
     }
 
-    async fn events_of_target(
-        &self,
-        tenant: &str,
-        target: &str,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT id, actor, action, target, summary, at FROM events WHERE tenant_id = $1 AND \
-             target = $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(tenant)
-        .bind(target)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows.into_iter().map(EventRow::event).collect())
-    }
-
     async fn search_events(
         &self,
         tenant: &str,

@@ -10,14 +10,6 @@ use crate::{Listed, Page, Result};
 pub trait AuditStore: Send + Sync + 'static {
     /// The audit log, oldest first.
     async fn list_events(&self, tenant: &str, page: &Page) -> Result<Listed<AuditEvent>>;
-    /// The latest `limit` events about one target (`user:<id>`), newest
-    /// first.
-    async fn events_of_target(
-        &self,
-        tenant: &str,
-        target: &str,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>>;
     /// The latest `limit` events that match `filter` and whose ids are
     /// below `before` (all when `None`), newest first: the console's audit
     /// log, paged backwards by the last id shown.
