@@ -1,7 +1,7 @@
 //! Machine credentials (API keys), devices and global accounts.
 
 use roster_core::rules::authority::{conferred_by_key, newly_conferred, user_grants};
-use roster_core::{secret, Account, ApiKey, ApiKeyGrant, Device, Permission, Session};
+use roster_core::{secret, validate, Account, ApiKey, ApiKeyGrant, Device, Permission, Session};
 use roster_store::{Listed, NewApiKey, NewDevice, Page};
 use uuid::Uuid;
 
@@ -58,6 +58,7 @@ impl Credentials<'_> {
         grant: ApiKeyGrant,
     ) -> AppResult<Issued<ApiKey>> {
         scope.require(Permission::ManageApiKeys)?;
+        let name = validate::text(&name, 255).map_err(|m| AppError::field("name", m))?;
         let conferred = match &grant {
             ApiKeyGrant::Permissions(permissions) => conferred_by_key(permissions),
             ApiKeyGrant::User(user) => {
@@ -108,7 +109,8 @@ impl Credentials<'_> {
             .await?)
     }
 
-    /// Onboards a device (MANAGE_DEVICES).
+    /// Onboards a device (MANAGE_DEVICES): a name, and the store it is
+    /// bound to, if any.
     pub async fn create_device(
         &self,
         scope: &Scope,
@@ -116,6 +118,10 @@ impl Credentials<'_> {
         store_id: Option<String>,
     ) -> AppResult<Issued<Device>> {
         scope.require(Permission::ManageDevices)?;
+        let name = validate::text(&name, 255).map_err(|m| AppError::field("name", m))?;
+        let store_id = store_id
+            .map(|s| validate::identifier(&s).map_err(|m| AppError::field("store_id", m)))
+            .transpose()?;
         let (token, token_hash) = secret::new_token("rd");
         let device = self
             .app

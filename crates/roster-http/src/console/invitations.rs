@@ -12,7 +12,7 @@ use roster_core::{Permission, Target, TenantRole};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::layout::{field, page, select, Errors, Nav};
+use super::layout::{field, notice, page, select, Errors, Nav};
 use super::users::enter;
 use super::Signed;
 use crate::AppState;
@@ -68,11 +68,11 @@ async fn invitations_page(
         p { a href=(format!("/console/t/{tenant}/users")) { "← Users" } }
         h1 { "Invitations" }
         @if let Some(sent) = &sent {
-            div.notice role="status" {
+            (notice(html! {
                 p { "Invited " strong { (sent.email) } ". The invitation's token, shown only now (the invitee accepts it with their account: "
                     code { "PUT /account/invite" } "):" }
                 p { code.secret #invitation-token { (sent.token) } }
-            }
+            }))
         }
         @if may_invite {
             section aria-labelledby="invite-heading" {

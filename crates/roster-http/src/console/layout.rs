@@ -75,7 +75,8 @@ pub(crate) fn page(title: &str, nav: Option<&Nav>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main #main { (body) }
+                // Focusable from the skip link, so keyboard users land in it.
+                main #main tabindex="-1" { (body) }
             }
         }
     }
@@ -86,6 +87,20 @@ fn link(href: &str, name: &str, current: bool) -> Markup {
         @if current { a href=(href) aria-current="page" { (name) } }
         @else { a href=(href) { (name) } }
     }
+}
+
+/// What a form just did, focused when the page loads: after a keyboard
+/// submission the focus lands on the outcome, not at the top of the page.
+/// (Browsers focus the first `autofocus` element, so a refused field
+/// earlier on the page wins.)
+pub(crate) fn notice(body: Markup) -> Markup {
+    html! { div.notice role="status" tabindex="-1" autofocus { (body) } }
+}
+
+/// Why something was refused, focused when the page loads as
+/// [`notice`] is.
+pub(crate) fn problem(body: Markup) -> Markup {
+    html! { p.problem role="alert" tabindex="-1" autofocus { (body) } }
 }
 
 /// A labelled input with its error, if any.
@@ -102,7 +117,8 @@ pub(crate) fn field(
         div.field {
             label for=(id) { (label) }
             @if let Some(error) = error {
-                input id=(id) name=(name) type=(kind) value=(value) aria-invalid="true" aria-describedby=(error_id);
+                // The first refused field of a page takes the focus.
+                input id=(id) name=(name) type=(kind) value=(value) aria-invalid="true" aria-describedby=(error_id) autofocus;
                 p.error id=(error_id) { (error) }
             } @else {
                 input id=(id) name=(name) type=(kind) value=(value);
@@ -124,7 +140,7 @@ pub(crate) fn select(
     html! {
         div.field {
             label for=(id) { (label) }
-            select id=(id) name=(name) aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {
+            select id=(id) name=(name) aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] autofocus[error.is_some()] {
                 @for (value, text) in options {
                     option value=(value) selected[value == selected] { (text) }
                 }
@@ -222,7 +238,7 @@ impl Errors {
     pub(crate) fn general(&self) -> Markup {
         html! {
             @if let Some(general) = &self.general {
-                p.problem role="alert" { (sentence(general)) }
+                (problem(html! { (sentence(general)) }))
             }
         }
     }
@@ -237,7 +253,7 @@ impl Errors {
         html! {
             (self.general())
             @if !others.is_empty() {
-                ul.problem role="alert" {
+                ul.problem role="alert" tabindex="-1" autofocus {
                     @for (field, message) in others { li { code { (field) } ": " (message) } }
                 }
             }

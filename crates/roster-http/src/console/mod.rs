@@ -12,11 +12,15 @@
 //! [`require_csrf`]); the sign-in form, before any session, is protected by
 //! a double-submitted cookie of its own.
 
+mod api_keys;
 mod audit;
+mod devices;
 mod invitations;
 mod layout;
 mod pages;
 mod tenants;
+mod user;
+mod user_forms;
 mod user_groups;
 mod users;
 mod webhooks;
@@ -61,12 +65,15 @@ pub fn router() -> Router<AppState> {
             get(users::list).post(users::create),
         )
         .route("/console/t/{tenant}/users/new", get(users::new_user))
-        .route("/console/t/{tenant}/users/{id}", get(users::show))
+        .route("/console/t/{tenant}/users/{id}", get(user::show))
         .route(
             "/console/t/{tenant}/users/{id}/profile",
-            post(users::profile),
+            post(user_forms::profile),
         )
-        .route("/console/t/{tenant}/users/{id}/status", post(users::status))
+        .route(
+            "/console/t/{tenant}/users/{id}/status",
+            post(user_forms::status),
+        )
         .route(
             "/console/t/{tenant}/users/{id}/groups",
             post(user_groups::add),
@@ -77,24 +84,27 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/console/t/{tenant}/users/{id}/tenant-role",
-            post(users::tenant_role),
+            post(user_forms::tenant_role),
         )
-        .route("/console/t/{tenant}/users/{id}/access", post(users::access))
+        .route(
+            "/console/t/{tenant}/users/{id}/access",
+            post(user_forms::access),
+        )
         .route(
             "/console/t/{tenant}/users/{id}/password",
-            post(users::password),
+            post(user_forms::password),
         )
         .route(
             "/console/t/{tenant}/users/{id}/contacts",
-            post(users::add_contact),
+            post(user_forms::add_contact),
         )
         .route(
             "/console/t/{tenant}/users/{id}/contacts/{contact}/primary",
-            post(users::set_primary),
+            post(user_forms::set_primary),
         )
         .route(
             "/console/t/{tenant}/users/{id}/sessions/{session}/revoke",
-            post(users::revoke_session),
+            post(user_forms::revoke_session),
         )
         .route(
             "/console/t/{tenant}/invitations",
@@ -113,11 +123,19 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/console/t/{tenant}/api-keys",
-            get(pages::api_keys).post(pages::create_api_key),
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/console/t/{tenant}/api-keys/{id}/revoke",
+            post(api_keys::revoke),
         )
         .route(
             "/console/t/{tenant}/webhooks",
             get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/console/t/{tenant}/webhooks/{id}",
+            get(webhooks::show).post(webhooks::save),
         )
         .route(
             "/console/t/{tenant}/webhooks/{id}/enabled",
@@ -131,10 +149,13 @@ pub fn router() -> Router<AppState> {
             "/console/t/{tenant}/webhooks/{id}/deliveries",
             get(pages::deliveries),
         )
-        .route("/console/t/{tenant}/devices", get(pages::devices))
+        .route(
+            "/console/t/{tenant}/devices",
+            get(devices::list).post(devices::register),
+        )
         .route(
             "/console/t/{tenant}/devices/{id}/revoke",
-            post(pages::revoke_device),
+            post(devices::revoke),
         )
         .route("/console/t/{tenant}/audit", get(audit::audit))
         .route("/console/t/{tenant}/check", get(pages::check))
@@ -212,7 +233,7 @@ fn refusal(status: StatusCode, message: &str) -> Response {
         None,
         html! {
             h1 { "Refused" }
-            p.problem role="alert" { (message) }
+            (layout::problem(html! { (message) }))
             p { a href="/console" { "Back to the console" } }
         },
     );
@@ -279,7 +300,7 @@ pub(crate) fn error_page(signed: Option<(&Signed, &str)>, error: ApiError) -> Re
         nav.as_ref(),
         html! {
             h1 { (problem.title) }
-            p.problem role="alert" { (problem.detail) }
+            (layout::problem(html! { (problem.detail) }))
         },
     );
     (status, body).into_response()
@@ -399,7 +420,7 @@ fn sign_in_form(
         None,
         html! {
             h1 { "Sign in to Roster" }
-            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if let Some(notice) = notice { (layout::notice(html! { (notice) })) }
             @if form == "operator" { (errors.general()) }
             form #operator-sign-in method="post" action="/console/sign-in" {
                 h2 { "Platform operator" }

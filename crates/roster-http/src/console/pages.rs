@@ -1,6 +1,6 @@
-//! The other pages: stores, companies, API keys, a webhook's deliveries
-//! and the check (tenants are `tenants.rs`, webhooks `webhooks.rs`, the
-//! audit log `audit.rs`).
+//! The other pages: stores, companies, a webhook's deliveries and the
+//! check (tenants are `tenants.rs`, webhooks `webhooks.rs`, API keys
+//! `api_keys.rs`, devices `devices.rs`, the audit log `audit.rs`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -11,12 +11,12 @@ use roster_app::check::{Consistency, Question};
 use roster_app::input::UserFilter;
 use roster_app::input::{Listed, Page};
 use roster_app::users::Right;
-use roster_core::{ApiKeyGrant, Permission};
+use roster_core::Permission;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::layout::{field, page, select, Errors, Nav};
-use super::users::{display, enter};
+use super::layout::{field, page, problem, select, Errors, Nav};
+use super::users::{display, enter, find_user};
 use super::Signed;
 use crate::error::ApiError;
 use crate::AppState;
@@ -60,11 +60,8 @@ pub(crate) fn listing<T>(
         Err(e) => {
             let e = ApiError::from(e);
             let status = e.status();
-            let problem = e.problem();
-            (
-                status,
-                html! { p.problem role="alert" { (problem.detail) } },
-            )
+            let detail = e.problem().detail;
+            (status, problem(html! { (detail) }))
         }
     }
 }
@@ -146,154 +143,6 @@ pub(crate) async fn companies(
     .await
 }
 
-pub(crate) async fn api_keys(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(tenant): Path<String>,
-    Query(cursor): Query<Cursor>,
-) -> Response {
-    api_keys_page(&state, &signed, &tenant, &cursor, None, Errors::default()).await
-}
-
-/// A key just made: its name and token, shown once.
-struct Issued {
-    name: String,
-    token: String,
-}
-
-async fn api_keys_page(
-    state: &AppState,
-    signed: &Signed,
-    tenant: &str,
-    cursor: &Cursor,
-    issued: Option<Issued>,
-    errors: Errors,
-) -> Response {
-    let scope = match enter(state, signed, tenant).await {
-        Ok(scope) => scope,
-        Err(response) => return response,
-    };
-    let path = format!("/console/t/{tenant}/api-keys");
-    let listed = state
-        .credentials()
-        .list_api_keys(&scope, &cursor.page())
-        .await;
-    let (status, list) = listing(&path, listed, "No API keys yet.", |keys| {
-        html! { table {
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Grants" } th scope="col" { "Created" } } }
-            tbody { @for k in keys { tr {
-                td { (k.name) }
-                td { @match &k.grant {
-                    ApiKeyGrant::Permissions(p) => { (p.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }
-                    ApiKeyGrant::User(u) => { "acts as user " code { (u) } }
-                } }
-                td { (k.created_at.format("%Y-%m-%d %H:%M")) }
-            } } }
-        } }
-    });
-    let anywhere = roster_core::Target::default();
-    let may_create = scope.holds(Permission::ManageApiKeys, &anywhere);
-    let nav = Nav::new(signed, Some(tenant), "api-keys");
-    let body = html! {
-        h1 { "API keys" }
-        @if let Some(issued) = &issued {
-            div.notice role="status" {
-                p { "Made the key " strong { (issued.name) } ". Its token, shown only now:" }
-                p { code.secret #new-token { (issued.token) } }
-            }
-        }
-        (list)
-        @if may_create {
-            section aria-labelledby="new-key-heading" {
-                h2 #new-key-heading { "New API key" }
-                (errors.others(&["name", "permissions"]))
-                form method="post" action=(path) novalidate {
-                    input type="hidden" name="csrf" value=(signed.csrf);
-                    div.fields { (field("key-name", "Name", "name", "text", "", errors.of("name"))) }
-                    fieldset aria-describedby=[errors.of("permissions").map(|_| "permissions-error")] {
-                        legend { "Permissions (only those you hold can be granted)" }
-                        @for p in Permission::ALL {
-                            @let id = format!("permission-{}", p.as_str());
-                            div {
-                                input type="checkbox" id=(id) name="permission" value=(p.as_str()) disabled[!scope.holds(*p, &anywhere)];
-                                " "
-                                label for=(id) { (p.as_str()) }
-                            }
-                        }
-                        @if let Some(error) = errors.of("permissions") { p.error #permissions-error { (error) } }
-                    }
-                    p { button type="submit" { "Create API key" } }
-                }
-            }
-        }
-    };
-    let status = errors.status_or(status);
-    (status, page("API keys", Some(&nav), body)).into_response()
-}
-
-/// Makes an API key with the checked permissions (as `POST
-/// /v1/tenants/{t}/api-keys` would: MANAGE_API_KEYS, and only what the
-/// caller holds) and shows its token once.
-pub(crate) async fn create_api_key(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(tenant): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let name = pairs
-        .iter()
-        .find(|(k, _)| k == "name")
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    let mut errors = Errors::default();
-    let mut permissions = Vec::new();
-    for (_, value) in pairs.iter().filter(|(k, _)| k == "permission") {
-        match Permission::parse(value) {
-            Some(p) => permissions.push(p),
-            None => errors.push("permissions", &format!("{value} is not a permission.")),
-        }
-    }
-    if name.is_empty() {
-        errors.push("name", "Name the key.");
-    }
-    if permissions.is_empty() {
-        errors.push("permissions", "Tick at least one permission.");
-    }
-    let cursor = Cursor::default();
-    if !errors.is_empty() {
-        return api_keys_page(&state, &signed, &tenant, &cursor, None, errors).await;
-    }
-    let made = async {
-        let scope = state.enter(&signed.caller, &tenant).await?;
-        state
-            .credentials()
-            .create_api_key(&scope, name.clone(), ApiKeyGrant::Permissions(permissions))
-            .await
-    }
-    .await;
-    match made {
-        Ok(issued) => {
-            let issued = Issued {
-                name: issued.record.name,
-                token: issued.token,
-            };
-            api_keys_page(
-                &state,
-                &signed,
-                &tenant,
-                &cursor,
-                Some(issued),
-                Errors::default(),
-            )
-            .await
-        }
-        Err(e) => {
-            let errors = Errors::from_app(e, "permissions");
-            api_keys_page(&state, &signed, &tenant, &cursor, None, errors).await
-        }
-    }
-}
-
 /// The most users a company page shows in its tree.
 const TREE_LIMIT: i64 = 500;
 
@@ -357,7 +206,7 @@ async fn company_page(
     let body = html! {
         p { a href=(format!("/console/t/{tenant}/companies")) { "← Companies" } }
         h1 { (company.name) }
-        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        @if let Some(notice) = notice { (super::layout::notice(html! { (notice) })) }
         (errors.others(&[]))
         p { (company.kind.as_str()) ", " (company.status.as_str()) " · " (users.len()) " users"
             @if users.len() as i64 == TREE_LIMIT { " (the first " (TREE_LIMIT) ")" } }
@@ -505,81 +354,6 @@ pub(crate) async fn deliveries(
     (status, page("Deliveries", Some(&nav), body)).into_response()
 }
 
-/// Devices, revoked ones included; "Revoke" with MANAGE_DEVICES.
-pub(crate) async fn devices(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(tenant): Path<String>,
-    Query(cursor): Query<Cursor>,
-) -> Response {
-    devices_page(&state, &signed, &tenant, &cursor, None).await
-}
-
-async fn devices_page(
-    state: &AppState,
-    signed: &Signed,
-    tenant: &str,
-    cursor: &Cursor,
-    problem: Option<Errors>,
-) -> Response {
-    let scope = match enter(state, signed, tenant).await {
-        Ok(scope) => scope,
-        Err(response) => return response,
-    };
-    let path = format!("/console/t/{tenant}/devices");
-    let listed = state
-        .credentials()
-        .list_devices(&scope, &cursor.page())
-        .await;
-    let csrf = &signed.csrf;
-    let (status, list) = listing(&path, listed, "No devices yet.", |devices| {
-        html! { table {
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Store" } th scope="col" { "Registered" } th scope="col" { "State" } } }
-            tbody { @for d in devices { tr {
-                td { (d.name) }
-                td { (d.store_id.as_deref().unwrap_or("any")) }
-                td { (d.created_at.format("%Y-%m-%d %H:%M")) }
-                td {
-                    @if let Some(at) = d.revoked_at { "revoked " (at.format("%Y-%m-%d %H:%M")) }
-                    @else {
-                        form.inline method="post" action=(format!("{path}/{}/revoke", d.id)) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            button.danger type="submit" aria-label=(format!("Revoke {}", d.name)) { "Revoke" }
-                        }
-                    }
-                }
-            } } }
-        } }
-    });
-    let nav = Nav::new(signed, Some(tenant), "devices");
-    let errors = problem.unwrap_or_default();
-    let body = html! { h1 { "Devices" } (errors.others(&[])) (list) };
-    let status = errors.status_or(status);
-    (status, page("Devices", Some(&nav), body)).into_response()
-}
-
-/// Revokes a device and every session signed in on it (MANAGE_DEVICES).
-pub(crate) async fn revoke_device(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path((tenant, id)): Path<(String, Uuid)>,
-) -> Response {
-    let done = async {
-        let scope = state.enter(&signed.caller, &tenant).await?;
-        state.credentials().revoke_device(&scope, id).await
-    }
-    .await;
-    match done {
-        Ok(()) => {
-            axum::response::Redirect::to(&format!("/console/t/{tenant}/devices")).into_response()
-        }
-        Err(e) => {
-            let errors = Errors::from_app(e, "");
-            devices_page(&state, &signed, &tenant, &Cursor::default(), Some(errors)).await
-        }
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub(crate) struct CheckQuery {
     #[serde(default)]
@@ -686,36 +460,7 @@ async fn decide(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let user = match who.parse::<Uuid>() {
-        Ok(id) => state
-            .users()
-            .get(scope, Right::Users, id, None)
-            .await
-            .map_err(|e| Errors::from_app(e, "user"))?,
-        Err(_) => {
-            let filter = UserFilter {
-                email: Some(who.to_string()),
-                ..UserFilter::default()
-            };
-            let page = Page {
-                after: None,
-                limit: 1,
-            };
-            state
-                .users()
-                .list(scope, Right::Users, &filter, &page)
-                .await
-                .map_err(|e| Errors::from_app(e, "user"))?
-                .items
-                .pop()
-                .ok_or_else(|| {
-                    let mut e =
-                        Errors::field("user", "No user of this tenant has this id or email.");
-                    e.status = StatusCode::NOT_FOUND;
-                    e
-                })?
-        }
-    };
+    let user = find_user(state, scope, who, "user").await?;
     let question = Question {
         user_id: user.id,
         permission: permission.expect("checked above"),

@@ -10,7 +10,7 @@ use roster_app::input::MemberChange;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::users::after;
+use super::user::after;
 use super::Signed;
 use crate::error::ApiError;
 use crate::AppState;
@@ -31,7 +31,16 @@ pub(crate) async fn add(
         Ok(group) => change(&state, &signed, &tenant, group, MemberChange::Add(vec![id])).await,
         Err(_) => Err(ApiError::field("group_id", "pick a group from the list")),
     };
-    after(&state, &signed, &tenant, id, "groups", outcome, "group_id").await
+    after(
+        &state,
+        &signed,
+        &tenant,
+        id,
+        ("groups", "group_id"),
+        outcome,
+        &[],
+    )
+    .await
 }
 
 pub(crate) async fn remove(
@@ -47,7 +56,7 @@ pub(crate) async fn remove(
         MemberChange::Remove(vec![id]),
     )
     .await;
-    after(&state, &signed, &tenant, id, "groups", outcome, "").await
+    after(&state, &signed, &tenant, id, ("groups", ""), outcome, &[]).await
 }
 
 async fn change(

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, ApiKey, ApiKeyGrant, Permission};
+use roster_core::{ApiKey, ApiKeyGrant, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -124,7 +124,6 @@ async fn create_api_key(
     let scope = app
         .scope(&caller, &tenant, Permission::ManageApiKeys)
         .await?;
-    let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
     let grant = match (body.permissions, body.user_id) {
         (Some(mut permissions), None) => {
             permissions.sort();
@@ -141,7 +140,7 @@ async fn create_api_key(
     };
     let issued = app
         .credentials()
-        .create_api_key(&scope, name, grant)
+        .create_api_key(&scope, body.name, grant)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use roster_core::{validate, Device, Permission};
+use roster_core::{Device, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{List, PageQuery};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Json, Path, Query};
 use crate::AppState;
 
@@ -76,14 +76,9 @@ async fn create_device(
     let scope = app
         .scope(&caller, &tenant, Permission::ManageDevices)
         .await?;
-    let name = validate::text(&body.name, 255).map_err(|m| ApiError::field("name", m))?;
-    let store_id = body
-        .store_id
-        .map(|s| validate::identifier(&s).map_err(|m| ApiError::field("store_id", m)))
-        .transpose()?;
     let issued = app
         .credentials()
-        .create_device(&scope, name, store_id)
+        .create_device(&scope, body.name, body.store_id)
         .await?;
     Ok((
         StatusCode::CREATED,

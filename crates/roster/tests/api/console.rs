@@ -37,6 +37,10 @@ on_both_engines!(
     commerce_roles_and_stores_are_replaced_by_the_rules_of_the_api,
     a_companys_hierarchy_is_a_tree_and_users_move_under_others,
     invitations_are_sent_listed_and_revoked,
+    api_keys_act_as_a_user_and_are_revoked,
+    devices_are_registered_with_their_token_shown_once,
+    a_webhook_is_changed_on_its_page,
+    refusals_and_outcomes_take_the_focus,
 );
 
 /// A browser without one: cookies by hand, no redirects followed.
@@ -925,7 +929,9 @@ async fn api_keys_are_made_with_only_what_the_maker_holds(engine: Engine) {
         .post(&path, &[("csrf", &csrf), ("name", "pos")])
         .await;
     assert_eq!(none.status, 422);
-    assert!(none.html.contains("Tick at least one permission."));
+    assert!(none
+        .html
+        .contains("Tick at least one permission, or name a user"));
     let made = browser
         .post(
             &path,
@@ -1647,4 +1653,391 @@ async fn invitations_are_sent_listed_and_revoked(engine: Engine) {
         )
         .await;
     assert_eq!(forged.status, 403, "{}", forged.html);
+}
+
+async fn api_keys_act_as_a_user_and_are_revoked(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let lee = id(&app
+        .user(
+            &t,
+            json!({"email": "lee@acme.example.com", "tenant_role": "ACCESS"}),
+        )
+        .await);
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let path = format!("/console/t/{t}/api-keys");
+
+    // Permissions and a user at once: refused beside the user, as typed.
+    let both = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "till"),
+                ("permission", "USE_POS"),
+                ("user", "lee@acme.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, 422, "{}", both.html);
+    assert!(both.text_of("key-user-error").contains("not both"));
+    assert!(both.html.contains("value=\"lee@acme.example.com\""));
+    assert!(both.html.contains("value=\"USE_POS\" checked"));
+    // Nobody by that email in this tenant: 404 beside the field.
+    let beta = app.tenant("beta").await;
+    app.user(&beta, json!({"email": "bo@beta.example.com"}))
+        .await;
+    let nobody = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "till"),
+                ("user", "bo@beta.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(nobody.status, 404, "{}", nobody.html);
+    assert!(!nobody.text_of("key-user-error").is_empty());
+
+    // Bound to Lee, by email: the key is Lee's, and acts as Lee.
+    let made = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "till"),
+                ("user", "lee@acme.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.html);
+    let token = made.text_of("new-token");
+    let keys = app
+        .get(&path.replace("/console/t", "/v1/tenants"), ADMIN)
+        .await
+        .expect(200);
+    let key = &keys["data"][0];
+    assert_eq!(key["user_id"], lee.as_str(), "{key}");
+    // It holds what Lee holds: ACCESS reads no users.
+    let as_lee = app.get(&format!("/v1/tenants/{t}/users"), &token).await;
+    assert_eq!(
+        as_lee.status, 403,
+        "Lee's ACCESS role, not the operator's rights"
+    );
+    let listing = browser.get(&path).await;
+    assert!(listing
+        .html
+        .contains(&format!("/console/t/{t}/users/{lee}")));
+
+    // Revoke: the token stops working at once.
+    let key_id = id(key);
+    let revoked = browser
+        .post(&format!("{path}/{key_id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(revoked.status, 303, "{}", revoked.html);
+    assert_eq!(
+        revoked.location.as_deref(),
+        Some(format!("{path}?done=revoked").as_str())
+    );
+    assert!(browser
+        .get(revoked.location.as_deref().unwrap())
+        .await
+        .html
+        .contains("API key revoked."));
+    let after = app.get(&format!("/v1/tenants/{t}/users"), &token).await;
+    assert_eq!(after.status, 401);
+    let again = browser
+        .post(&format!("{path}/{key_id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(again.status, 404, "{}", again.html);
+    // Another tenant's key through this tenant: 404, and it still works.
+    let theirs = app
+        .post(
+            &format!("/v1/tenants/{beta}/api-keys"),
+            ADMIN,
+            json!({"name": "theirs", "permissions": ["VIEW_USERS"]}),
+        )
+        .await
+        .expect(201);
+    let cross = browser
+        .post(
+            &format!("{path}/{}/revoke", id(&theirs)),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(cross.status, 404, "{}", cross.html);
+    let still = app
+        .get(
+            &format!("/v1/tenants/{beta}/users"),
+            theirs["token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(still.status, 200);
+}
+
+async fn devices_are_registered_with_their_token_shown_once(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "main").await;
+    let other = app.tenant("other").await;
+    let theirs = app.store(&other, "theirs").await;
+    app.user(
+        &t,
+        json!({"user_code": "1001", "password": PASSWORD, "tenant_role": "ACCESS", "store_ids": [store]}),
+    )
+    .await;
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let path = format!("/console/t/{t}/devices");
+    let page = browser.get(&path).await;
+    assert!(page.html.contains(">Register device<"), "{}", page.html);
+    assert!(
+        page.html.contains(&format!("value=\"{store}\"")),
+        "the tenant's stores are offered"
+    );
+
+    // No name: refused beside the name. Another tenant's store: beside the store.
+    let unnamed = browser
+        .post(&path, &[("csrf", &csrf), ("name", " "), ("store_id", "")])
+        .await;
+    assert_eq!(unnamed.status, 400, "{}", unnamed.html);
+    assert!(!unnamed.text_of("device-name-error").is_empty());
+    let foreign = browser
+        .post(
+            &path,
+            &[("csrf", &csrf), ("name", "Till 9"), ("store_id", &theirs)],
+        )
+        .await;
+    assert_eq!(foreign.status, 404, "{}", foreign.html);
+    assert!(!foreign.text_of("device-store-error").is_empty());
+    assert!(
+        foreign.html.contains("value=\"Till 9\""),
+        "the name is kept"
+    );
+
+    let made = browser
+        .post(
+            &path,
+            &[("csrf", &csrf), ("name", "Till 9"), ("store_id", &store)],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.html);
+    let token = made.text_of("device-token");
+    let signed_in = app
+        .client
+        .post(format!("{}/account", app.base))
+        .bearer_auth(&token)
+        .json(&json!({"userCode": "1001", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status().as_u16(),
+        200,
+        "the new device signs its users in"
+    );
+    let devices = app
+        .get(&format!("/v1/tenants/{t}/devices"), ADMIN)
+        .await
+        .expect(200);
+    assert_eq!(devices["data"][0]["store_id"], store.as_str());
+    assert!(
+        !browser.get(&path).await.html.contains(&token),
+        "shown once"
+    );
+
+    // Revoking says so.
+    let revoked = browser
+        .post(
+            &format!("{path}/{}/revoke", id(&devices["data"][0])),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        revoked.location.as_deref(),
+        Some(format!("{path}?done=revoked").as_str())
+    );
+    let page = browser.get(revoked.location.as_deref().unwrap()).await;
+    assert!(page.html.contains("Device revoked"), "{}", page.html);
+}
+
+async fn a_webhook_is_changed_on_its_page(engine: Engine) {
+    let app = TestApp::start_with(engine, crate::webhooks::events_config("1")).await;
+    let t = app.tenant("acme").await;
+    let hook = app
+        .post(
+            &format!("/v1/tenants/{t}/webhooks"),
+            ADMIN,
+            json!({"url": "http://127.0.0.1:9/hook", "event_types": ["roster.user.*"], "description": "ERP"}),
+        )
+        .await
+        .expect(201);
+    let hook_id = id(&hook);
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let list = browser.get(&format!("/console/t/{t}/webhooks")).await;
+    let path = format!("/console/t/{t}/webhooks/{hook_id}");
+    assert!(
+        list.html.contains(&format!("href=\"{path}\"")),
+        "{}",
+        list.html
+    );
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("value=\"http://127.0.0.1:9/hook\""));
+    assert!(page.html.contains("value=\"roster.user.*\""));
+
+    // A refused URL stays beside its field, with what was typed; nothing changes.
+    let refused = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("url", "ftp://127.0.0.1/x"),
+                ("event_types", ""),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(!refused.text_of("webhook-url-error").is_empty());
+    assert!(refused.html.contains("value=\"ftp://127.0.0.1/x\""));
+    let api = format!("/v1/tenants/{t}/webhooks/{hook_id}");
+    assert_eq!(
+        app.get(&api, ADMIN).await.expect(200)["url"],
+        "http://127.0.0.1:9/hook"
+    );
+
+    // Saved: what the API then shows; an empty description clears it.
+    let saved = browser
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/other"),
+                (
+                    "event_types",
+                    "roster.store.created, roster.user.deactivated",
+                ),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let now = app.get(&api, ADMIN).await.expect(200);
+    assert_eq!(now["url"], "http://127.0.0.1:9/other");
+    assert_eq!(
+        now["event_types"],
+        json!(["roster.store.created", "roster.user.deactivated"])
+    );
+    assert_eq!(now["description"], Value::Null, "{now}");
+    assert!(browser
+        .get(saved.location.as_deref().unwrap())
+        .await
+        .html
+        .contains("Webhook saved."));
+
+    // Another tenant's webhook, or none: 404.
+    let other = app.tenant("other").await;
+    let theirs = app
+        .post(
+            &format!("/v1/tenants/{other}/webhooks"),
+            ADMIN,
+            json!({"url": "http://127.0.0.1:9/theirs"}),
+        )
+        .await
+        .expect(201);
+    let cross = format!("/console/t/{t}/webhooks/{}", id(&theirs));
+    assert_eq!(browser.get(&cross).await.status, 404);
+    let forged = browser
+        .post(
+            &cross,
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/mine"),
+                ("event_types", ""),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 404, "{}", forged.html);
+    let kept = app
+        .get(
+            &format!("/v1/tenants/{other}/webhooks/{}", id(&theirs)),
+            ADMIN,
+        )
+        .await
+        .expect(200);
+    assert_eq!(kept["url"], "http://127.0.0.1:9/theirs");
+}
+
+/// After a submission the page's focus is on its outcome: the first
+/// refused field, or the notice (keyboard and screen-reader users land
+/// on what happened); the skip link's target can take the focus.
+async fn refusals_and_outcomes_take_the_focus(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let (mut browser, csrf) = Browser::as_operator(&app).await;
+    let new = browser
+        .post(
+            &format!("/console/t/{t}/users"),
+            &[("csrf", &csrf), ("email", "not-an-email")],
+        )
+        .await;
+    assert_eq!(new.status, 400, "{}", new.html);
+    assert_eq!(
+        new.html.matches(" autofocus").count(),
+        1,
+        "one element takes the focus"
+    );
+    assert!(
+        new.html
+            .contains("aria-describedby=\"email-error\" autofocus"),
+        "{}",
+        new.html
+    );
+    let made = browser
+        .post(
+            &format!("/console/t/{t}/users"),
+            &[("csrf", &csrf), ("email", "sam@acme.example.com")],
+        )
+        .await;
+    let user = browser.get(made.location.as_deref().unwrap()).await;
+    assert!(
+        user.html
+            .contains("role=\"status\" tabindex=\"-1\" autofocus"),
+        "{}",
+        user.html
+    );
+    assert!(user.html.contains("<main id=\"main\" tabindex=\"-1\">"));
+    // A refused contact: the focus on its field, which keeps what was typed.
+    let user_path = made.location.as_deref().unwrap().split('?').next().unwrap();
+    let refused = browser
+        .post(
+            &format!("{user_path}/contacts"),
+            &[
+                ("csrf", &csrf),
+                ("contact_type", "PHONE"),
+                ("value", "not a phone"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(refused.html.contains("value=\"not a phone\" aria-invalid=\"true\" aria-describedby=\"contact-value-error\" autofocus"), "{}", refused.html);
+    assert!(refused.html.contains("<option value=\"PHONE\" selected>"));
+    // A refused profile keeps every field as typed.
+    let profile = browser
+        .post(
+            &format!("{user_path}/profile"),
+            &[
+                ("csrf", &csrf),
+                ("first_name", "Samuel"),
+                ("last_name", ""),
+                ("email", "broken"),
+                ("job_title", "Clerk"),
+            ],
+        )
+        .await;
+    assert_eq!(profile.status, 400, "{}", profile.html);
+    assert!(profile.html.contains("value=\"Samuel\"") && profile.html.contains("value=\"Clerk\""));
+    assert!(profile.html.contains("value=\"broken\""));
 }

@@ -15,14 +15,16 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use crate::on_both_engines;
 use crate::support::{id, Engine, TestApp, ADMIN};
 
-on_both_engines!(the_console_walk_in_chromium);
+on_both_engines!(the_console_walk_in_chromium, the_console_by_keyboard_alone);
 
 /// `chromedriver`, stopped on drop.
 struct Driver {
@@ -124,12 +126,12 @@ async fn choose(client: &Client, label: &str, value: &str) {
         .unwrap_or_else(|e| panic!("{label}: no option {value}: {e}"));
 }
 
-/// Clicks `element` and waits for the page it loads (every button and
-/// link of the console loads a page): until the old page's root is gone
-/// and the new one has loaded.
-async fn click_and_wait(client: &Client, element: Element) {
+/// Does `act` and waits for the page it loads (every button and link of
+/// the console loads a page): until the old page's root is gone and the
+/// new one has loaded.
+async fn and_wait(client: &Client, act: impl std::future::Future<Output = ()>) {
     let old = client.find(Locator::Css("html")).await.unwrap();
-    element.click().await.unwrap();
+    act.await;
     let started = Instant::now();
     while old.tag_name().await.is_ok() {
         assert!(
@@ -149,6 +151,11 @@ async fn click_and_wait(client: &Client, element: Element) {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Clicks `element` and waits for the page it loads.
+async fn click_and_wait(client: &Client, element: Element) {
+    and_wait(client, async { element.click().await.unwrap() }).await;
 }
 
 /// Clicks the button with this name (its text or `aria-label`), within
@@ -510,6 +517,216 @@ async fn the_console_walk_in_chromium(engine: Engine) {
         "{page}"
     );
     press(&client, "Sign out", None).await;
+    assert_eq!(path(&client).await, "/console/sign-in");
+
+    client.close().await.unwrap();
+}
+
+/// Presses these keys, one after another, on whatever has the focus, as
+/// a keyboard does (WebDriver key actions, not typing into an element).
+async fn keys(client: &Client, pressed: &[char]) {
+    let mut keyboard = KeyActions::new("keyboard".into());
+    for key in pressed {
+        keyboard = keyboard
+            .then(KeyAction::Down { value: *key })
+            .then(KeyAction::Up { value: *key });
+    }
+    client.perform_actions(keyboard).await.unwrap();
+}
+
+async fn type_text(client: &Client, text: &str) {
+    keys(client, &text.chars().collect::<Vec<_>>()).await;
+}
+
+/// Shift+Tab.
+async fn back_tab(client: &Client) {
+    let (shift, tab) = (char::from(Key::Shift), char::from(Key::Tab));
+    let keyboard = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: shift })
+        .then(KeyAction::Down { value: tab })
+        .then(KeyAction::Up { value: tab })
+        .then(KeyAction::Up { value: shift });
+    client.perform_actions(keyboard).await.unwrap();
+}
+
+/// Ctrl+A: selects all of the focused field, so typing replaces it.
+async fn select_all(client: &Client) {
+    let control = char::from(Key::Control);
+    let keyboard = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: control })
+        .then(KeyAction::Down { value: 'a' })
+        .then(KeyAction::Up { value: 'a' })
+        .then(KeyAction::Up { value: control });
+    client.perform_actions(keyboard).await.unwrap();
+}
+
+/// The value of the focused field.
+async fn focused_value(client: &Client) -> Value {
+    client
+        .execute("return document.activeElement.value;", vec![])
+        .await
+        .unwrap()
+}
+
+/// What has the focus: its accessible name (a control's label, else its
+/// `aria-label`, else its text), its id, whether a focus indicator is
+/// drawn (an outline of some width), and its role.
+const FOCUSED_SCRIPT: &str = r#"
+const el = document.activeElement;
+const label = el.labels && el.labels.length ? el.labels[0].textContent : null;
+const name = (label || el.getAttribute('aria-label') || el.textContent || '').trim().replace(/\s+/g, ' ');
+const s = getComputedStyle(el);
+const outlined = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+const box = el.getBoundingClientRect();
+return { name, id: el.id, outlined, role: el.getAttribute('role') || '', on_screen: box.right > 0 && box.bottom > 0 };
+"#;
+
+async fn focused(client: &Client) -> Value {
+    client.execute(FOCUSED_SCRIPT, vec![]).await.unwrap()
+}
+
+/// Tabs forwards (or backwards) until the control named `name` has the
+/// focus, checking every control on the way shows where the focus is;
+/// fails when it is not reached within `most` presses.
+async fn tab_to(client: &Client, name: &str, forwards: bool) {
+    let most = 80;
+    for _ in 0..most {
+        if forwards {
+            keys(client, &[char::from(Key::Tab)]).await;
+        } else {
+            back_tab(client).await;
+        }
+        let now = focused(client).await;
+        assert_eq!(now["outlined"], true, "no visible focus on {now}");
+        assert_eq!(now["on_screen"], true, "the focus is off screen: {now}");
+        if now["name"] == name {
+            return;
+        }
+    }
+    panic!("{name} is not reached with {most} presses of Tab");
+}
+
+/// Waits for the focus to land where `expected` says (autofocus runs just
+/// after the page loads).
+async fn focus_lands(client: &Client, expected: impl Fn(&Value) -> bool, what: &str) {
+    let started = Instant::now();
+    loop {
+        let now = focused(client).await;
+        if expected(&now) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the focus is not on {what}: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The console with the keyboard alone: the skip link, sign-in, a
+/// tenant, the users search, a user, a role change, a refused contact
+/// and a good one, deactivation with Space, sign-out; after each
+/// submission the focus lands on its outcome.
+async fn the_console_by_keyboard_alone(engine: Engine) {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = TestApp::start(engine).await;
+    let base = app.base.clone();
+    let t = app.tenant("acme").await;
+    app.user(
+        &t,
+        json!({"email": "ops@acme.example.com", "first_name": "Olga", "last_name": "Ops"}),
+    )
+    .await;
+    let lee = id(&app
+        .user(
+            &t,
+            json!({"email": "lee@acme.example.com", "first_name": "Lee", "last_name": "Cash",
+                   "tenant_role": "ACCESS"}),
+        )
+        .await);
+    let (enter, space) = (char::from(Key::Enter), char::from(Key::Space));
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("{base}/console/sign-in"))
+        .await
+        .unwrap();
+
+    // The first Tab reaches the skip link, shown while focused; Enter
+    // moves the focus into the page's main part.
+    keys(&client, &[char::from(Key::Tab)]).await;
+    let skip = focused(&client).await;
+    assert_eq!(skip["name"], "Skip to content", "{skip}");
+    assert_eq!(skip["on_screen"], true, "{skip}");
+    keys(&client, &[enter]).await;
+    focus_lands(&client, |f| f["id"] == "main", "the main part").await;
+
+    // Sign in: the admin token, then Enter.
+    tab_to(&client, "Admin token", true).await;
+    type_text(&client, ADMIN).await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    assert_eq!(path(&client).await, "/console/tenants");
+
+    // A tenant, the users search, a user.
+    tab_to(&client, &t, true).await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    assert_eq!(path(&client).await, format!("/console/t/{t}/users"));
+    tab_to(&client, "Search users", true).await;
+    type_text(&client, "cash").await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    let found = text(&client).await;
+    assert!(
+        found.contains("lee@acme.example.com") && !found.contains("ops@acme.example.com"),
+        "{found}"
+    );
+    tab_to(&client, "Lee Cash", true).await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    assert_eq!(path(&client).await, format!("/console/t/{t}/users/{lee}"));
+
+    // The tenant role by typing the start of its name on the list, then the
+    // button with Enter: the focus lands on the notice.
+    tab_to(&client, "Tenant role", true).await;
+    type_text(&client, "BAC").await;
+    tab_to(&client, "Change role", true).await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    focus_lands(
+        &client,
+        |f| f["role"] == "status" && f["name"] == "Tenant role changed.",
+        "the notice",
+    )
+    .await;
+    assert_eq!(user_json(&app, &t, &lee).await["tenant_role"], "BACKOFFICE");
+
+    // A refused contact: the focus lands on the field, which says why.
+    tab_to(&client, "Contact value", true).await;
+    type_text(&client, "not-an-email").await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    focus_lands(&client, |f| f["id"] == "contact-value", "the refused field").await;
+    let refused = client
+        .find(Locator::Css("#contact-value-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!refused.is_empty());
+    let kept = focused_value(&client).await;
+    assert_eq!(kept, "not-an-email", "what was typed is kept");
+    select_all(&client).await;
+    type_text(&client, "lee.home@example.com").await;
+    and_wait(&client, keys(&client, &[enter])).await;
+    focus_lands(&client, |f| f["name"] == "Contact added.", "the notice").await;
+
+    // Deactivate with Space.
+    tab_to(&client, "Deactivate", true).await;
+    and_wait(&client, keys(&client, &[space])).await;
+    focus_lands(&client, |f| f["name"] == "Status changed.", "the notice").await;
+    assert_eq!(user_json(&app, &t, &lee).await["status"], "INACTIVE");
+
+    // Back up to the header's Sign out, and out.
+    tab_to(&client, "Sign out", false).await;
+    and_wait(&client, keys(&client, &[enter])).await;
     assert_eq!(path(&client).await, "/console/sign-in");
 
     client.close().await.unwrap();
