@@ -402,7 +402,7 @@ macro_rules! raw_insert {
                 ));
             }
             for store in &s.stores {
-                stores.push((id.clone(), store_id(*store)));
+                stores.push((id.clone(), number, store_id(*store)));
             }
             contacts.push((id.clone(), "EMAIL", s.email.clone(), s.email.clone()));
             contacts.push((id.clone(), "PHONE", s.phone.clone(), s.phone.clone()));
@@ -450,12 +450,14 @@ macro_rules! raw_insert {
             q.build().execute(&mut *conn).await.unwrap();
         }
         for chunk in stores.chunks(PER_INSERT) {
-            let mut q =
-                QueryBuilder::<$db>::new("INSERT INTO user_stores (tenant_id, user_id, store_id) ");
-            q.push_values(chunk, |mut row, (id, store)| {
+            let mut q = QueryBuilder::<$db>::new(
+                "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) ",
+            );
+            q.push_values(chunk, |mut row, (id, number, store)| {
                 row.push_bind(TENANT.to_string())
                     .push_bind(id.clone())
-                    .push_bind(store.clone());
+                    .push_bind(store.clone())
+                    .push_bind(*number);
             });
             q.build().execute(&mut *conn).await.unwrap();
         }

@@ -1138,7 +1138,7 @@ async fn bulk_insert_users(
                     assign("org", r.as_str(), "company", &company_scope);
                 }
                 for s in &spec.store_ids {
-                    store_rows.push(format!("({t}, {ids}, {})", lit(s)));
+                    store_rows.push(format!("({t}, {ids}, {}, {number})", lit(s)));
                 }
                 users.push((id, spec.company));
             }
@@ -1160,7 +1160,7 @@ async fn bulk_insert_users(
             if !store_rows.is_empty() {
                 let _ = writeln!(
                     statements,
-                    "INSERT INTO user_stores (tenant_id, user_id, store_id) VALUES {};",
+                    "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) VALUES {};",
                     store_rows.join(",\n")
                 );
             }

@@ -180,7 +180,7 @@ async fn insert_creations(
         let mut ids: Vec<&String> = c.user.store_ids.iter().collect();
         ids.sort();
         ids.dedup();
-        stores.extend(ids.into_iter().map(|s| (c.id, s)));
+        stores.extend(ids.into_iter().map(|s| (c.id, c.number, s)));
         contacts.extend(c.contacts.iter().map(|contact| (c.id, contact)));
     }
     for chunk in roles.chunks(ROWS) {
@@ -199,12 +199,14 @@ async fn insert_creations(
         q.build().execute(&mut *conn).await?;
     }
     for chunk in stores.chunks(ROWS) {
-        let mut q =
-            QueryBuilder::<Db>::new("INSERT INTO user_stores (tenant_id, user_id, store_id) ");
-        q.push_values(chunk, |mut row, (id, store)| {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) ",
+        );
+        q.push_values(chunk, |mut row, (id, number, store)| {
             row.push_bind(tenant)
                 .push_bind(id.to_string())
-                .push_bind((*store).clone());
+                .push_bind((*store).clone())
+                .push_bind(*number);
         });
         q.build().execute(&mut *conn).await?;
     }

@@ -113,9 +113,11 @@ pub(super) async fn write_roles_and_stores(
         .execute(&mut *conn)
         .await?;
     for store in &user.store_ids {
+        // The user's number comes along, for the store's listing order.
         sqlx::query(
-            "INSERT INTO user_stores (tenant_id, user_id, store_id) VALUES ($1, $2, $3) ON \
-             CONFLICT DO NOTHING",
+            "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) \
+             SELECT $1, $2, $3, number FROM users WHERE tenant_id = $1 AND id = $2 \
+             ON CONFLICT DO NOTHING",
         )
         .bind(tenant)
         .bind(&id)
@@ -481,10 +483,46 @@ impl UserStore for SqlStore {
         page: &Page,
     ) -> Result<Listed<User>> {
         let mut conn = self.read.acquire().await?;
-        let mut q = QueryBuilder::<Db>::new(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = "
-        ));
-        q.push_bind(tenant.to_string());
+        let after = after_number(page)?;
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {USER_COLUMNS} FROM "));
+        match &filter.store_id {
+            // A store's users: walked in number order (`user_stores_walk`),
+            // the walk stopping at a page's worth of matches, so the cost
+            // is how far into the store the page lies, never the tenant's
+            // size. (`CROSS JOIN` keeps the walk the outer loop on SQLite,
+            // which has no statistics to choose it by.)
+            Some(store) => {
+                q.push(
+                    "(SELECT user_id AS walk_user, user_number AS walk_number FROM user_stores \
+                     WHERE tenant_id = ",
+                )
+                .push_bind(tenant.to_string())
+                .push(" AND store_id = ")
+                .push_bind(store.clone());
+                if let Some(after) = after {
+                    q.push(" AND user_number > ").push_bind(after);
+                }
+                // The role is probed during the walk, on its covering key,
+                // before a user's row is read.
+                if let Some(role) = &filter.role {
+                    q.push(
+                        " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
+                         user_stores.tenant_id AND r.user_id = user_stores.user_id AND r.role = ",
+                    )
+                    .push_bind(role.clone())
+                    .push(")");
+                }
+                q.push(") AS walk CROSS JOIN users");
+            }
+            None => {
+                q.push("users");
+            }
+        }
+        q.push(" WHERE users.tenant_id = ")
+            .push_bind(tenant.to_string());
+        if filter.store_id.is_some() {
+            q.push(" AND users.id = walk.walk_user");
+        }
         if let Some(email) = &filter.email {
             q.push(" AND email_key = ")
                 .push_bind(roster_core::validate::email_key(email));
@@ -495,20 +533,12 @@ impl UserStore for SqlStore {
         if let Some(number) = filter.number {
             q.push(" AND number = ").push_bind(number);
         }
-        if let Some(role) = &filter.role {
+        if let Some(role) = filter.role.as_ref().filter(|_| filter.store_id.is_none()) {
             q.push(
                 " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
                     users.tenant_id AND r.user_id = users.id AND r.role = ",
             )
             .push_bind(role.clone())
-            .push(")");
-        }
-        if let Some(store) = &filter.store_id {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM user_stores s WHERE s.tenant_id = users.tenant_id \
-                    AND s.user_id = users.id AND s.store_id = ",
-            )
-            .push_bind(store.clone())
             .push(")");
         }
         if let Some(company) = filter.company_id {
@@ -547,10 +577,20 @@ impl UserStore for SqlStore {
             }
             q.push(")");
         }
-        if let Some(after) = after_number(page)? {
-            q.push(" AND number > ").push_bind(after);
+        match (&filter.store_id, after) {
+            (Some(_), _) => {
+                q.push(" ORDER BY walk.walk_number");
+            }
+            (None, Some(after)) => {
+                q.push(" AND number > ")
+                    .push_bind(after)
+                    .push(" ORDER BY number");
+            }
+            (None, None) => {
+                q.push(" ORDER BY number");
+            }
         }
-        q.push(" ORDER BY number LIMIT ").push_bind(page.limit + 1);
+        q.push(" LIMIT ").push_bind(page.limit + 1);
         let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
         let users = users_from_rows(&mut conn, tenant, rows).await?;
         Ok(paged(users, page, |u: &User| u.number.to_string()))

@@ -12,6 +12,7 @@ on_both_engines!(
     emails_are_unique_per_tenant_case_insensitively,
     user_codes_and_external_ids_are_unique_per_tenant,
     lists_filter_and_page,
+    a_stores_users_page_in_number_order,
     patch_changes_clears_and_keeps_fields,
     references_must_be_in_the_tenant,
     commerce_roles_need_a_company,
@@ -240,6 +241,119 @@ async fn lists_filter_and_page(engine: Engine) {
     );
     app.get(&q("status=GONE"), ADMIN).await.problem(400);
     app.get(&q("number=x"), ADMIN).await.problem(400);
+}
+
+/// A listing by store (and role) walks the store's users in number order:
+/// every page in order, nothing skipped or twice, whoever joined the store
+/// when (at creation, by a change, by re-joining), and only this tenant's
+/// users, though another tenant has a store of the same id.
+async fn a_stores_users_page_in_number_order(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let main = app.store(&t, "main").await;
+    let side = app.store(&t, "side").await;
+    let beta = app.tenant("beta").await;
+    let beta_main = app.store(&beta, "main").await;
+    assert_eq!(main, beta_main, "the same store id in two tenants");
+    app.user(
+        &beta,
+        json!({"tenant_role": "ACCESS", "store_ids": [beta_main]}),
+    )
+    .await;
+    let mut cashiers = Vec::new();
+    let mut in_main = Vec::new();
+    let mut numbers = Vec::new();
+    for i in 0..12 {
+        let (role, stores) = match i % 3 {
+            0 => ("ACCESS", vec![main.clone()]),
+            1 => ("BACKOFFICE", vec![main.clone(), side.clone()]),
+            _ => ("ACCESS", vec![side.clone()]),
+        };
+        let user = app
+            .user(
+                &t,
+                json!({"name": format!("Person {i}"), "tenant_role": role, "store_ids": stores}),
+            )
+            .await;
+        let number = user["number"].as_i64().unwrap();
+        numbers.push(number);
+        if stores.contains(&main) {
+            in_main.push(number);
+            if role == "ACCESS" {
+                cashiers.push(number);
+            }
+        }
+    }
+    // One joins main by a change; one leaves it.
+    let joined = app
+        .user(&t, json!({"name": "Joiner", "tenant_role": "ACCESS"}))
+        .await;
+    app.patch(
+        &format!("{}/{}", users(&t), id(&joined)),
+        ADMIN,
+        json!({"store_ids": [main]}),
+    )
+    .await
+    .expect(200);
+    let leaver = app
+        .get(&format!("{}?number={}", users(&t), cashiers[0]), ADMIN)
+        .await
+        .expect(200)["data"][0]
+        .clone();
+    app.patch(
+        &format!("{}/{}", users(&t), id(&leaver)),
+        ADMIN,
+        json!({"store_ids": [side]}),
+    )
+    .await
+    .expect(200);
+    let left = cashiers.remove(0);
+    in_main.retain(|n| *n != left);
+    let joined_number = joined["number"].as_i64().unwrap();
+    cashiers.push(joined_number);
+    in_main.push(joined_number);
+
+    let walk = |query: String| {
+        let app = &app;
+        let t = t.clone();
+        async move {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let path = match &cursor {
+                    Some(c) => format!("{}?{query}&limit=2&cursor={c}", users(&t)),
+                    None => format!("{}?{query}&limit=2", users(&t)),
+                };
+                let page = app.get(&path, ADMIN).await.expect(200);
+                seen.extend(
+                    page["data"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|u| u["number"].as_i64().unwrap()),
+                );
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    assert_eq!(walk(format!("store_id={main}&role=ACCESS")).await, cashiers);
+    assert_eq!(walk(format!("store_id={main}")).await, in_main);
+    assert_eq!(
+        walk(format!("store_id={main}&role=BACKOFFICE&q=person%201")).await,
+        vec![numbers[1], numbers[10]],
+        "other filters apply within the walk"
+    );
+    assert_eq!(
+        walk(format!("store_id={main}&role=ADMIN")).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        walk("store_id=nowhere".to_string()).await,
+        Vec::<i64>::new()
+    );
 }
 
 async fn patch_changes_clears_and_keeps_fields(engine: Engine) {
