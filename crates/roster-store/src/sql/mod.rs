@@ -30,6 +30,7 @@ mod page;
 mod records;
 mod scim_tokens;
 mod tenants;
+mod user_list;
 mod user_query;
 mod user_rows;
 mod users;

@@ -2,15 +2,13 @@
 
 use async_trait::async_trait;
 use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
-use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::audit::audit;
 use super::contacts::{checked_contacts, replace_contacts_in};
 use super::hierarchy;
-use super::page::{after_number, paged};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
-use super::{exists, invalid, lock_tenant, now, uuid, Conn, Db, SqlStore};
+use super::{exists, invalid, lock_tenant, now, uuid, Conn, SqlStore};
 use crate::user_query::{QueriedUsers, UserQuery};
 use crate::{
     ContactReplacement, Entity, Listed, Page, Result, StoreError, UserFilter, UserRef, UserStore,
@@ -483,117 +481,7 @@ impl UserStore for SqlStore {
         page: &Page,
     ) -> Result<Listed<User>> {
         let mut conn = self.read.acquire().await?;
-        let after = after_number(page)?;
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {USER_COLUMNS} FROM "));
-        match &filter.store_id {
-            // A store's users: walked in number order (`user_stores_walk`),
-            // the walk stopping at a page's worth of matches, so the cost
-            // is how far into the store the page lies, never the tenant's
-            // size. (`CROSS JOIN` keeps the walk the outer loop on SQLite,
-            // which has no statistics to choose it by.)
-            Some(store) => {
-                q.push(
-                    "(SELECT user_id AS walk_user, user_number AS walk_number FROM user_stores \
-                     WHERE tenant_id = ",
-                )
-                .push_bind(tenant.to_string())
-                .push(" AND store_id = ")
-                .push_bind(store.clone());
-                if let Some(after) = after {
-                    q.push(" AND user_number > ").push_bind(after);
-                }
-                // The role is probed during the walk, on its covering key,
-                // before a user's row is read.
-                if let Some(role) = &filter.role {
-                    q.push(
-                        " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
-                         user_stores.tenant_id AND r.user_id = user_stores.user_id AND r.role = ",
-                    )
-                    .push_bind(role.clone())
-                    .push(")");
-                }
-                q.push(") AS walk CROSS JOIN users");
-            }
-            None => {
-                q.push("users");
-            }
-        }
-        q.push(" WHERE users.tenant_id = ")
-            .push_bind(tenant.to_string());
-        if filter.store_id.is_some() {
-            q.push(" AND users.id = walk.walk_user");
-        }
-        if let Some(email) = &filter.email {
-            q.push(" AND email_key = ")
-                .push_bind(roster_core::validate::email_key(email));
-        }
-        if let Some(external_id) = &filter.external_id {
-            q.push(" AND external_id = ").push_bind(external_id.clone());
-        }
-        if let Some(number) = filter.number {
-            q.push(" AND number = ").push_bind(number);
-        }
-        if let Some(role) = filter.role.as_ref().filter(|_| filter.store_id.is_none()) {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
-                    users.tenant_id AND r.user_id = users.id AND r.role = ",
-            )
-            .push_bind(role.clone())
-            .push(")");
-        }
-        if let Some(company) = filter.company_id {
-            q.push(" AND company_id = ").push_bind(company.to_string());
-        }
-        if let Some(status) = filter.status {
-            q.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(text) = &filter.q {
-            let escaped = text
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            q.push(" AND (");
-            for (i, column) in [
-                "name",
-                "first_name",
-                "last_name",
-                "display_name",
-                "email_key",
-                "login",
-                "user_code",
-                "external_id",
-            ]
-            .iter()
-            .enumerate()
-            {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push(format!("lower({column}) LIKE "))
-                    .push_bind(pattern.clone())
-                    .push(" ESCAPE '\\'");
-            }
-            q.push(")");
-        }
-        match (&filter.store_id, after) {
-            (Some(_), _) => {
-                q.push(" ORDER BY walk.walk_number");
-            }
-            (None, Some(after)) => {
-                q.push(" AND number > ")
-                    .push_bind(after)
-                    .push(" ORDER BY number");
-            }
-            (None, None) => {
-                q.push(" ORDER BY number");
-            }
-        }
-        q.push(" LIMIT ").push_bind(page.limit + 1);
-        let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-        let users = users_from_rows(&mut conn, tenant, rows).await?;
-        Ok(paged(users, page, |u: &User| u.number.to_string()))
+        super::user_list::list_users(&mut conn, tenant, filter, page).await
     }
 
     async fn query_users(&self, tenant: &str, query: &UserQuery) -> Result<QueriedUsers> {
