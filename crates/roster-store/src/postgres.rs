@@ -29,6 +29,14 @@ const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// inserts) would get slower with every batch until autovacuum analyses it.
 const ANALYZE_USERS: Option<&str> = Some("ANALYZE users, role_assignments, user_stores, contacts");
 
+/// How a user's role assignments and stores come with the user's row: as
+/// JSON arrays built by correlated subqueries (`json_agg` of `json_build_array`), so one
+/// statement reads a user or a page of users whole.
+const JSON_AGG: &str = "json_agg";
+const JSON_ARRAY: &str = "json_build_array";
+/// What makes such an array text for the driver (`::text`).
+const JSON_TEXT: &str = "::text";
+
 /// The store on PostgreSQL.
 pub struct SqlStore {
     read: sqlx::Pool<Db>,

@@ -32,6 +32,14 @@ const SKIP_LOCKED: &str = "";
 /// indexes (and Roster never analyses it).
 const ANALYZE_USERS: Option<&str> = None;
 
+/// How a user's role assignments and stores come with the user's row: as
+/// JSON arrays built by correlated subqueries (`json_group_array` of `json_array`), so one
+/// statement reads a user or a page of users whole.
+const JSON_AGG: &str = "json_group_array";
+const JSON_ARRAY: &str = "json_array";
+/// What makes such an array text for the driver (`nothing`).
+const JSON_TEXT: &str = "";
+
 /// The store on SQLite.
 pub struct SqlStore {
     read: sqlx::Pool<Db>,

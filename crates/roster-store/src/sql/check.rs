@@ -8,7 +8,7 @@ use roster_core::{AccountType, CommerceRole, Subject, TenantRole, UserStatus};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::user_rows::{roles_from, AssignmentRow};
+use super::user_rows::roles_from;
 use super::{corrupt, opt_uuid, uuid, word, Db, SqlStore};
 use crate::{CheckFacts, CheckStore, ManyFacts, Result};
 
@@ -144,7 +144,7 @@ impl CheckStore for SqlStore {
         let mut facts = ManyFacts::default();
         let (mut store_count, mut company_count) = (0, 0);
         type Head = (String, String, Option<String>);
-        let mut found: HashMap<String, (Option<Head>, Vec<AssignmentRow>, Vec<String>)> =
+        let mut found: HashMap<String, (Option<Head>, Vec<(String, String)>, Vec<String>)> =
             HashMap::new();
         // Each user's groups by id, in the order their rows came.
         let mut groups: HashMap<String, Vec<(String, GroupGrants)>> = HashMap::new();
@@ -156,11 +156,11 @@ impl CheckStore for SqlStore {
                 "user" => {
                     found.entry(user).or_default().0 = Some((a, row.b.unwrap_or_default(), row.c))
                 }
-                "role" => found.entry(user).or_default().1.push(AssignmentRow {
-                    user_id: String::new(),
-                    vocabulary: a,
-                    role: row.b.unwrap_or_default(),
-                }),
+                "role" => found
+                    .entry(user)
+                    .or_default()
+                    .1
+                    .push((a, row.b.unwrap_or_default())),
                 "store" => found.entry(user).or_default().2.push(a),
                 "group" => groups.entry(user).or_default().push((
                     a,
@@ -210,7 +210,7 @@ impl CheckStore for SqlStore {
             };
             // Sorted as the single read's `ORDER BY`-free union may not be.
             store_ids.sort();
-            let roles = roles_from(&assignments.iter().collect::<Vec<_>>())?;
+            let roles = roles_from(assignments.iter().map(|(v, r)| (v.as_str(), r.as_str())))?;
             // By name, so the first group to grant a permission is stable.
             let mut groups_of_user = groups.remove(&id).unwrap_or_default();
             groups_of_user.sort_by(|a, b| a.1.name.cmp(&b.1.name));

@@ -5,69 +5,21 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use roster_core::{validate, Actor, Contact, ContactType, NewUser, Source, User};
+use roster_core::{Actor, Contact, ContactType, Source, User};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::audit::{audit, audit_users};
 use super::contacts::{checked_contacts, replace_active_contacts, ContactRow, CONTACT_COLUMNS};
+use super::user_inserts::{insert_creations, Creation, ROWS};
 use super::user_rows::{users_from_rows, UserRow, USER_COLUMNS};
-use super::users::{
-    apply_user_patch, assignments_of, check_user_references, touch_user, USER_WRITE_COLUMNS,
-};
+use super::users::{apply_user_patch, check_user_references, touch_user};
 use super::{invalid, now, uuid, Conn, Db, SqlStore, ANALYZE_USERS};
-use crate::{Entity, ImportBatchStore, ImportMatch, ImportWrite, NewContact, Result, StoreError};
-
-/// Rows per multi-row `INSERT` (28 parameters a user row: 14,000, under
-/// SQLite's 32,766 and PostgreSQL's 65,535).
-const ROWS: usize = 500;
+use crate::{Entity, ImportBatchStore, ImportMatch, ImportWrite, Result, StoreError};
 
 /// Past this many users touched, a batch announces its tenant instead of
 /// every user (one line instead of thousands in the `NOTIFY` payload).
 const TOUCHED_ONE_BY_ONE: usize = 64;
-
-/// A user to create, checked: its id, number and contacts with their
-/// checked values and keys.
-struct Creation {
-    id: Uuid,
-    number: i64,
-    user: NewUser,
-    contacts: Vec<(NewContact, String, String)>,
-}
-
-impl Creation {
-    /// The user as its rows read once inserted at `at` (what `fetch_user`
-    /// would answer: commerce roles and stores sorted, no sign-in yet).
-    fn created(&self, at: DateTime<Utc>) -> User {
-        let u = &self.user;
-        let mut roles = u.roles.clone();
-        roles.commerce.sort();
-        roles.commerce.dedup();
-        let mut store_ids = u.store_ids.clone();
-        store_ids.sort();
-        store_ids.dedup();
-        User {
-            id: self.id,
-            number: self.number,
-            company_id: u.company_id,
-            parent_id: u.parent_id,
-            profile: u.profile.clone(),
-            external_id: u.external_id.clone(),
-            source: u.source,
-            status: u.status,
-            account_type: u.account_type,
-            default_store_id: u.default_store_id.clone(),
-            account_id: u.account_id,
-            has_password: u.password_hash.is_some(),
-            roles,
-            store_ids,
-            created_at: at,
-            updated_at: at,
-            last_accessed_at: None,
-        }
-    }
-}
 
 /// Checks that the companies and stores the new users name exist in the
 /// tenant, one query per kind for the batch (users with a parent or an
@@ -123,116 +75,6 @@ async fn existing(
     Ok(found)
 }
 
-/// Inserts the users, their roles, stores and contacts, `ROWS` rows per
-/// statement.
-async fn insert_creations(
-    conn: &mut Conn,
-    tenant: &str,
-    creations: &[Creation],
-    at: DateTime<Utc>,
-) -> Result<()> {
-    for chunk in creations.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(format!(
-            "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) ",
-            USER_WRITE_COLUMNS.join(", ")
-        ));
-        q.push_values(chunk, |mut row, c| {
-            let u = &c.user;
-            let p = &u.profile;
-            row.push_bind(tenant)
-                .push_bind(c.id.to_string())
-                .push_bind(u.company_id.map(|c| c.to_string()))
-                .push_bind(u.parent_id.map(|c| c.to_string()))
-                .push_bind(p.name.clone())
-                .push_bind(p.first_name.clone())
-                .push_bind(p.middle_name.clone())
-                .push_bind(p.last_name.clone())
-                .push_bind(p.display_name.clone())
-                .push_bind(p.email.clone())
-                .push_bind(p.email.as_deref().map(validate::email_key))
-                .push_bind(p.login.clone())
-                .push_bind(p.user_code.clone())
-                .push_bind(p.mobile.clone())
-                .push_bind(p.country_code.clone())
-                .push_bind(p.telephone.clone())
-                .push_bind(p.job_title.clone())
-                .push_bind(p.language_code.clone())
-                .push_bind(u.external_id.clone())
-                .push_bind(u.source.map(|s| s.as_str()))
-                .push_bind(u.status.as_str())
-                .push_bind(u.account_type.as_str())
-                .push_bind(u.default_store_id.clone())
-                .push_bind(u.account_id.map(|a| a.to_string()))
-                .push_bind(c.number)
-                .push_bind(u.password_hash.clone())
-                .push_bind(at)
-                .push_bind(at);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    let mut roles = Vec::new();
-    let mut stores = Vec::new();
-    let mut contacts = Vec::new();
-    for c in creations {
-        for assignment in assignments_of(&c.user) {
-            roles.push((c.id, assignment));
-        }
-        let mut ids: Vec<&String> = c.user.store_ids.iter().collect();
-        ids.sort();
-        ids.dedup();
-        stores.extend(ids.into_iter().map(|s| (c.id, c.number, s)));
-        contacts.extend(c.contacts.iter().map(|contact| (c.id, contact)));
-    }
-    for chunk in roles.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
-             scope_id) ",
-        );
-        q.push_values(chunk, |mut row, (id, (vocabulary, role, kind, scope))| {
-            row.push_bind(tenant)
-                .push_bind(id.to_string())
-                .push_bind(*vocabulary)
-                .push_bind(*role)
-                .push_bind(*kind)
-                .push_bind(scope.clone());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for chunk in stores.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) ",
-        );
-        q.push_values(chunk, |mut row, (id, number, store)| {
-            row.push_bind(tenant)
-                .push_bind(id.to_string())
-                .push_bind((*store).clone())
-                .push_bind(*number);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for chunk in contacts.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, \
-             source, is_primary, is_active, created_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut row, (id, (new, value, key))| {
-            row.push_bind(tenant)
-                .push_bind(Uuid::now_v7().to_string())
-                .push_bind(id.to_string())
-                .push_bind(new.contact_type.as_str())
-                .push_bind(value.clone())
-                .push_bind(key.clone())
-                .push_bind(new.source.as_str())
-                .push_bind(new.is_primary)
-                .push_bind(true)
-                .push_bind(at)
-                .push_bind(at);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 /// The queries that read a batch's matches: one per chunk of keys.
 async fn users_where(
     conn: &mut Conn,
@@ -244,7 +86,8 @@ async fn users_where(
     let mut rows = Vec::new();
     for chunk in values.chunks(ROWS) {
         let mut q = QueryBuilder::<Db>::new(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = "
+            "SELECT {} FROM users WHERE tenant_id = ",
+            *USER_COLUMNS
         ));
         q.push_bind(tenant.to_string());
         if let Some(source) = source {
@@ -316,7 +159,7 @@ impl ImportBatchStore for SqlStore {
                 contacts.entry(contact.user_id).or_default().push(contact);
             }
         }
-        let users = users_from_rows(&mut conn, tenant, rows).await?;
+        let users = users_from_rows(rows)?;
         Ok(users
             .into_iter()
             .map(|user| ImportMatch {

@@ -11,7 +11,10 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::{Db, Slot, SqlStore, ANALYZE_USERS, LOCK, SKIP_LOCKED, TENANT_TURN};
+use super::{
+    Db, Slot, SqlStore, ANALYZE_USERS, JSON_AGG, JSON_ARRAY, JSON_TEXT, LOCK, SKIP_LOCKED,
+    TENANT_TURN,
+};
 use crate::{Entity, Result, StoreError};
 
 mod accounts;
@@ -30,6 +33,7 @@ mod page;
 mod records;
 mod scim_tokens;
 mod tenants;
+mod user_inserts;
 mod user_list;
 mod user_query;
 mod user_rows;

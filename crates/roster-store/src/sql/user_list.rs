@@ -1,7 +1,8 @@
 //! `GET /v1/tenants/{t}/users`: the filtered, number-ordered listing. A
-//! listing by store walks that store's users (`user_stores_walk`, see
-//! `docs/architecture.md`, "Storage"); any other walks the tenant's users
-//! in number order.
+//! listing by store and role walks the store's holders of the role
+//! (`store_roles`), one by store alone the store's users
+//! (`user_stores_walk`; see `docs/architecture.md`, "Storage"); any other
+//! walks the tenant's users in number order.
 
 use roster_core::User;
 use sqlx::QueryBuilder;
@@ -18,14 +19,41 @@ pub(super) async fn list_users(
     page: &Page,
 ) -> Result<Listed<User>> {
     let after = after_number(page)?;
-    let mut q = QueryBuilder::<Db>::new(format!("SELECT {USER_COLUMNS} FROM "));
-    match &filter.store_id {
+    let mut q = QueryBuilder::<Db>::new(format!("SELECT {} FROM ", *USER_COLUMNS));
+    // (`CROSS JOIN` keeps a walk the outer loop on SQLite, which has no
+    // statistics to choose it by.)
+    match (&filter.store_id, &filter.role) {
+        // A store's users holding a role: walked in number order on
+        // `store_roles` (migration 0010), which lists exactly them, each
+        // entry checked against the store access and the role it stands
+        // for (an entry may outlive them under concurrent writes).
+        (Some(store), Some(role)) => {
+            q.push(
+                "(SELECT user_id AS walk_user, user_number AS walk_number FROM store_roles \
+                 WHERE tenant_id = ",
+            )
+            .push_bind(tenant.to_string())
+            .push(" AND store_id = ")
+            .push_bind(store.clone())
+            .push(" AND role = ")
+            .push_bind(role.clone());
+            if let Some(after) = after {
+                q.push(" AND user_number > ").push_bind(after);
+            }
+            q.push(
+                " AND EXISTS (SELECT 1 FROM user_stores s WHERE s.tenant_id = \
+                 store_roles.tenant_id AND s.user_id = store_roles.user_id AND s.store_id = \
+                 store_roles.store_id) \
+                 AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
+                 store_roles.tenant_id AND r.user_id = store_roles.user_id AND r.role = \
+                 store_roles.role)) AS walk CROSS JOIN users",
+            );
+        }
         // A store's users: walked in number order (`user_stores_walk`),
         // the walk stopping at a page's worth of matches, so the cost
         // is how far into the store the page lies, never the tenant's
-        // size. (`CROSS JOIN` keeps the walk the outer loop on SQLite,
-        // which has no statistics to choose it by.)
-        Some(store) => {
+        // size.
+        (Some(store), None) => {
             q.push(
                 "(SELECT user_id AS walk_user, user_number AS walk_number FROM user_stores \
                  WHERE tenant_id = ",
@@ -36,19 +64,9 @@ pub(super) async fn list_users(
             if let Some(after) = after {
                 q.push(" AND user_number > ").push_bind(after);
             }
-            // The role is probed during the walk, on its covering key,
-            // before a user's row is read.
-            if let Some(role) = &filter.role {
-                q.push(
-                    " AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
-                     user_stores.tenant_id AND r.user_id = user_stores.user_id AND r.role = ",
-                )
-                .push_bind(role.clone())
-                .push(")");
-            }
             q.push(") AS walk CROSS JOIN users");
         }
-        None => {
+        (None, _) => {
             q.push("users");
         }
     }
@@ -126,6 +144,6 @@ pub(super) async fn list_users(
     }
     q.push(" LIMIT ").push_bind(page.limit + 1);
     let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-    let users = users_from_rows(conn, tenant, rows).await?;
+    let users = users_from_rows(rows)?;
     Ok(paged(users, page, |u: &User| u.number.to_string()))
 }

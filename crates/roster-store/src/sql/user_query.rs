@@ -250,7 +250,7 @@ pub(super) async fn query_users(
             total,
         });
     }
-    let mut select = Sql::new(format!("SELECT {USER_COLUMNS} FROM users"));
+    let mut select = Sql::new(format!("SELECT {} FROM users", *USER_COLUMNS));
     push_where(&mut select, tenant, query);
     select.push(" ORDER BY ");
     if let Some((key, descending)) = query.sort {
@@ -266,6 +266,6 @@ pub(super) async fn query_users(
         .push(" OFFSET ")
         .push_bind(query.offset);
     let rows: Vec<UserRow> = select.build_query_as().fetch_all(&mut *conn).await?;
-    let users = users_from_rows(conn, tenant, rows).await?;
+    let users = users_from_rows(rows)?;
     Ok(QueriedUsers { users, total })
 }

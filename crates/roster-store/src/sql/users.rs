@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use uuid::Uuid;
 
-use super::audit::audit;
+use super::audit::{audit, audit_users};
 use super::contacts::{checked_contacts, replace_contacts_in};
 use super::hierarchy;
+use super::user_inserts::{insert_creations, Creation};
 use super::user_rows::{fetch_user, users_from_rows, UserRow, USER_COLUMNS};
 use super::{exists, invalid, lock_tenant, now, uuid, Conn, SqlStore};
 use crate::user_query::{QueriedUsers, UserQuery};
@@ -194,38 +195,20 @@ pub(super) async fn insert_user(
     check_user_references(conn, tenant, id, new, true).await?;
     let number = store.next_number(conn, tenant, "user").await?;
     let at = now();
-    let placeholders: Vec<String> = (3..3 + USER_WRITE_COLUMNS.len())
-        .map(|i| format!("${i}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, {}, ${}, ${}, ${}, ${})",
-        USER_WRITE_COLUMNS.join(", "),
-        placeholders.join(", "),
-        3 + USER_WRITE_COLUMNS.len(),
-        4 + USER_WRITE_COLUMNS.len(),
-        5 + USER_WRITE_COLUMNS.len(),
-        6 + USER_WRITE_COLUMNS.len(),
-    );
-    let query = sqlx::query(&sql).bind(tenant).bind(id.to_string());
-    bind_user_columns!(query, new)
-        .bind(number)
-        .bind(new.password_hash.clone())
-        .bind(at)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    write_roles_and_stores(conn, tenant, id, new).await?;
-    audit(
-        conn,
-        tenant,
-        actor,
-        "user.created",
-        &format!("user:{id}"),
-        &format!("created user #{number}"),
-    )
-    .await?;
-    fetch_user(conn, tenant, id, false).await
+    // Written as an import writes its creations, and the user answered as
+    // its rows read, from the values written: reading it back (and again
+    // for the event's data) would treble the statements of a creation.
+    let creation = Creation {
+        id,
+        number,
+        user: new.clone(),
+        contacts: Vec::new(),
+    };
+    insert_creations(conn, tenant, std::slice::from_ref(&creation), at).await?;
+    let audited = [(creation.created(at), format!("created user #{number}"))];
+    audit_users(conn, tenant, actor, "user.created", &audited).await?;
+    let [(user, _)] = audited;
+    Ok(user)
 }
 
 /// Moves the children of `id` to `new_parent` (seed 002's re-parenting);
@@ -462,14 +445,16 @@ impl UserStore for SqlStore {
 
     async fn get_user_by_number(&self, tenant: &str, number: i64) -> Result<User> {
         let mut conn = self.read.acquire().await?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND number = $2");
+        let sql = format!(
+            "SELECT {} FROM users WHERE tenant_id = $1 AND number = $2",
+            *USER_COLUMNS
+        );
         let rows: Vec<UserRow> = sqlx::query_as(&sql)
             .bind(tenant)
             .bind(number)
             .fetch_all(&mut *conn)
             .await?;
-        users_from_rows(&mut conn, tenant, rows)
-            .await?
+        users_from_rows(rows)?
             .pop()
             .ok_or(StoreError::NotFound("user"))
     }

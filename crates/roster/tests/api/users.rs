@@ -13,6 +13,7 @@ on_both_engines!(
     user_codes_and_external_ids_are_unique_per_tenant,
     lists_filter_and_page,
     a_stores_users_page_in_number_order,
+    a_stores_role_holders_follow_every_change,
     patch_changes_clears_and_keeps_fields,
     references_must_be_in_the_tenant,
     commerce_roles_need_a_company,
@@ -354,6 +355,78 @@ async fn a_stores_users_page_in_number_order(engine: Engine) {
         walk("store_id=nowhere".to_string()).await,
         Vec::<i64>::new()
     );
+}
+
+/// The listing by store and role walks `store_roles`, which triggers keep:
+/// every change of a role, of store access, a deletion and a store's
+/// deletion show in the next listing.
+async fn a_stores_role_holders_follow_every_change(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let main = app.store(&t, "main").await;
+    let company = app.company(&t, "Buyer").await;
+    let both = app
+        .user(
+            &t,
+            json!({"name": "Both", "company_id": company, "partner_role": "manager",
+                   "org_role": "manager", "store_ids": [main]}),
+        )
+        .await;
+    let first = app
+        .user(&t, json!({"tenant_role": "ACCESS", "store_ids": [main]}))
+        .await;
+    let second = app
+        .user(&t, json!({"tenant_role": "ACCESS", "store_ids": [main]}))
+        .await;
+    let listed = |role: &'static str| {
+        let (app, t, main) = (&app, t.clone(), main.clone());
+        async move {
+            let page = app
+                .get(&format!("{}?store_id={main}&role={role}", users(&t)), ADMIN)
+                .await
+                .expect(200);
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("manager").await, vec![id(&both)]);
+    assert_eq!(listed("ACCESS").await, vec![id(&first), id(&second)]);
+
+    // "manager" held twice, as a partner and in the organisation: losing
+    // one leaves the user listed, losing both does not.
+    let path = |user: &Value| format!("{}/{}", users(&t), id(user));
+    app.patch(&path(&both), ADMIN, json!({"org_role": null}))
+        .await
+        .expect(200);
+    assert_eq!(listed("manager").await, vec![id(&both)]);
+    app.patch(&path(&both), ADMIN, json!({"partner_role": null}))
+        .await
+        .expect(200);
+    assert_eq!(listed("manager").await, Vec::<String>::new());
+
+    // A role changed, a user deleted.
+    app.patch(&path(&first), ADMIN, json!({"tenant_role": "BACKOFFICE"}))
+        .await
+        .expect(200);
+    assert_eq!(listed("ACCESS").await, vec![id(&second)]);
+    assert_eq!(listed("BACKOFFICE").await, vec![id(&first)]);
+    app.delete(&path(&second), ADMIN).await.expect(204);
+    assert_eq!(listed("ACCESS").await, Vec::<String>::new());
+
+    // The store deleted and made again: its old access is gone with it.
+    app.delete(&format!("/v1/tenants/{t}/stores/{main}"), ADMIN)
+        .await
+        .expect(204);
+    assert_eq!(app.store(&t, "main").await, main);
+    let again = app
+        .user(&t, json!({"tenant_role": "ACCESS", "store_ids": [main]}))
+        .await;
+    assert_eq!(listed("ACCESS").await, vec![id(&again)]);
+    assert_eq!(listed("BACKOFFICE").await, Vec::<String>::new());
 }
 
 async fn patch_changes_clears_and_keeps_fields(engine: Engine) {
