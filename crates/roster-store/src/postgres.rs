@@ -29,6 +29,11 @@ const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// inserts) would get slower with every batch until autovacuum analyses it.
 const ANALYZE_USERS: Option<&str> = Some("ANALYZE users, role_assignments, user_stores, contacts");
 
+/// Whether the listing checks each `store_roles` entry against the tables
+/// the triggers keep it from (migration 0010): on PostgreSQL a store
+/// deleted while a user's roles change can leave an entry behind.
+const STORE_ROLES_RECHECK: bool = true;
+
 /// How a user's role assignments and stores come with the user's row: as
 /// JSON arrays built by correlated subqueries (`json_agg` of `json_build_array`), so one
 /// statement reads a user or a page of users whole.

@@ -32,6 +32,11 @@ const SKIP_LOCKED: &str = "";
 /// indexes (and Roster never analyses it).
 const ANALYZE_USERS: Option<&str> = None;
 
+/// Whether the listing checks each `store_roles` entry against the tables
+/// the triggers keep it from (migration 0010): not on SQLite, where writes
+/// take turns, so the triggers keep it exact.
+const STORE_ROLES_RECHECK: bool = false;
+
 /// How a user's role assignments and stores come with the user's row: as
 /// JSON arrays built by correlated subqueries (`json_group_array` of `json_array`), so one
 /// statement reads a user or a page of users whole.

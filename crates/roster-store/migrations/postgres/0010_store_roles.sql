@@ -7,8 +7,9 @@
 -- each entry against `user_stores` and `role_assignments` (concurrent
 -- writes to a store and to a user's roles can leave an entry behind), so
 -- this table only ever speeds a listing up, never changes what it answers.
--- The triggers run once per statement, on its transition table, so a
--- multi-row insert keeps the table in one statement more.
+-- The triggers run for each row, each statement a lookup by key (a
+-- statement-level join on a transition table, whose size the planner does
+-- not know, read the whole of `role_assignments` for every bulk insert).
 CREATE TABLE store_roles (
     tenant_id TEXT NOT NULL,
     store_id TEXT NOT NULL,
@@ -24,47 +25,47 @@ SELECT s.tenant_id, s.store_id, r.role, s.user_number, s.user_id
 FROM user_stores s JOIN role_assignments r ON r.tenant_id = s.tenant_id AND r.user_id = s.user_id
 ON CONFLICT DO NOTHING;
 
-CREATE FUNCTION store_roles_stores_added() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION store_roles_store_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO store_roles (tenant_id, store_id, role, user_number, user_id)
-    SELECT n.tenant_id, n.store_id, r.role, n.user_number, n.user_id
-    FROM added n JOIN role_assignments r ON r.tenant_id = n.tenant_id AND r.user_id = n.user_id
+    SELECT NEW.tenant_id, NEW.store_id, r.role, NEW.user_number, NEW.user_id
+    FROM role_assignments r WHERE r.tenant_id = NEW.tenant_id AND r.user_id = NEW.user_id
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
-CREATE TRIGGER store_roles_stores_added AFTER INSERT ON user_stores
-REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION store_roles_stores_added();
+CREATE TRIGGER store_roles_store_added AFTER INSERT ON user_stores
+FOR EACH ROW EXECUTE FUNCTION store_roles_store_added();
 
-CREATE FUNCTION store_roles_stores_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION store_roles_store_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM store_roles sr USING removed o
-    WHERE sr.tenant_id = o.tenant_id AND sr.user_id = o.user_id AND sr.store_id = o.store_id;
+    DELETE FROM store_roles
+    WHERE tenant_id = OLD.tenant_id AND user_id = OLD.user_id AND store_id = OLD.store_id;
     RETURN NULL;
 END $$;
-CREATE TRIGGER store_roles_stores_removed AFTER DELETE ON user_stores
-REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION store_roles_stores_removed();
+CREATE TRIGGER store_roles_store_removed AFTER DELETE ON user_stores
+FOR EACH ROW EXECUTE FUNCTION store_roles_store_removed();
 
-CREATE FUNCTION store_roles_roles_added() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION store_roles_role_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO store_roles (tenant_id, store_id, role, user_number, user_id)
-    SELECT n.tenant_id, s.store_id, n.role, s.user_number, n.user_id
-    FROM added n JOIN user_stores s ON s.tenant_id = n.tenant_id AND s.user_id = n.user_id
+    SELECT NEW.tenant_id, s.store_id, NEW.role, s.user_number, NEW.user_id
+    FROM user_stores s WHERE s.tenant_id = NEW.tenant_id AND s.user_id = NEW.user_id
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
-CREATE TRIGGER store_roles_roles_added AFTER INSERT ON role_assignments
-REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION store_roles_roles_added();
+CREATE TRIGGER store_roles_role_added AFTER INSERT ON role_assignments
+FOR EACH ROW EXECUTE FUNCTION store_roles_role_added();
 
 -- A role name can be held twice (in two vocabularies, or at two scopes):
 -- its entries go with the last.
-CREATE FUNCTION store_roles_roles_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION store_roles_role_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM store_roles sr USING removed o
-    WHERE sr.tenant_id = o.tenant_id AND sr.user_id = o.user_id AND sr.role = o.role
+    DELETE FROM store_roles
+    WHERE tenant_id = OLD.tenant_id AND user_id = OLD.user_id AND role = OLD.role
       AND NOT EXISTS (SELECT 1 FROM role_assignments r
-                      WHERE r.tenant_id = o.tenant_id AND r.user_id = o.user_id
-                        AND r.role = o.role);
+                      WHERE r.tenant_id = OLD.tenant_id AND r.user_id = OLD.user_id
+                        AND r.role = OLD.role);
     RETURN NULL;
 END $$;
-CREATE TRIGGER store_roles_roles_removed AFTER DELETE ON role_assignments
-REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION store_roles_roles_removed();
+CREATE TRIGGER store_roles_role_removed AFTER DELETE ON role_assignments
+FOR EACH ROW EXECUTE FUNCTION store_roles_role_removed();

@@ -3,9 +3,9 @@
 -- (so every write, the bulk ones too, keeps it), in number order. The walk
 -- reads exactly a page of entries however rare the role is in the store;
 -- probing each of a store's users for the role instead costs as many
--- lookups as the store has users before the page. The listing still checks
--- each entry against `user_stores` and `role_assignments`, so this table
--- only ever speeds a listing up, never changes what it answers.
+-- lookups as the store has users before the page. Writes take turns on
+-- SQLite, so the triggers keep the table exact and the listing reads it as
+-- it stands (on PostgreSQL it also checks each entry).
 CREATE TABLE store_roles (
     tenant_id TEXT NOT NULL,
     store_id TEXT NOT NULL,

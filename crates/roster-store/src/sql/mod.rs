@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     Db, Slot, SqlStore, ANALYZE_USERS, JSON_AGG, JSON_ARRAY, JSON_TEXT, LOCK, SKIP_LOCKED,
-    TENANT_TURN,
+    STORE_ROLES_RECHECK, TENANT_TURN,
 };
 use crate::{Entity, Result, StoreError};
 

@@ -9,7 +9,7 @@ use sqlx::QueryBuilder;
 
 use super::page::{after_number, paged};
 use super::user_rows::{users_from_rows, UserRow, USER_COLUMNS};
-use super::{Conn, Db};
+use super::{Conn, Db, STORE_ROLES_RECHECK};
 use crate::{Listed, Page, Result, UserFilter};
 
 pub(super) async fn list_users(
@@ -24,9 +24,10 @@ pub(super) async fn list_users(
     // statistics to choose it by.)
     match (&filter.store_id, &filter.role) {
         // A store's users holding a role: walked in number order on
-        // `store_roles` (migration 0010), which lists exactly them, each
-        // entry checked against the store access and the role it stands
-        // for (an entry may outlive them under concurrent writes).
+        // `store_roles` (migration 0010), which lists exactly them. On
+        // PostgreSQL each entry is checked against the store access and
+        // the role it stands for (an entry may outlive them under
+        // concurrent writes; see `STORE_ROLES_RECHECK`).
         (Some(store), Some(role)) => {
             q.push(
                 "(SELECT user_id AS walk_user, user_number AS walk_number FROM store_roles \
@@ -40,14 +41,17 @@ pub(super) async fn list_users(
             if let Some(after) = after {
                 q.push(" AND user_number > ").push_bind(after);
             }
-            q.push(
-                " AND EXISTS (SELECT 1 FROM user_stores s WHERE s.tenant_id = \
-                 store_roles.tenant_id AND s.user_id = store_roles.user_id AND s.store_id = \
-                 store_roles.store_id) \
-                 AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
-                 store_roles.tenant_id AND r.user_id = store_roles.user_id AND r.role = \
-                 store_roles.role)) AS walk CROSS JOIN users",
-            );
+            if STORE_ROLES_RECHECK {
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM user_stores s WHERE s.tenant_id = \
+                     store_roles.tenant_id AND s.user_id = store_roles.user_id AND \
+                     s.store_id = store_roles.store_id) \
+                     AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.tenant_id = \
+                     store_roles.tenant_id AND r.user_id = store_roles.user_id AND \
+                     r.role = store_roles.role)",
+                );
+            }
+            q.push(") AS walk CROSS JOIN users");
         }
         // A store's users: walked in number order (`user_stores_walk`),
         // the walk stopping at a page's worth of matches, so the cost
