@@ -42,6 +42,7 @@ mod shutdown;
 mod slow_clients;
 mod tenants;
 mod trace_log;
+mod user_listing;
 mod users;
 mod webhooks;
 mod writers;
