@@ -29,8 +29,9 @@
 //!
 //! Only what was found is kept: an unknown key, session, user, store or
 //! company is read again every time, so something created by another
-//! process is usable there at once. Each cache is bounded by its number of
-//! entries, so memory stays flat however many users the tenant has.
+//! process is usable there at once. Each cache is bounded by bytes (a
+//! budget each, below; entries weighed by [`weight`]), so memory stays flat
+//! however many users the tenant has and however large each of them is.
 //! Lookups allocate nothing: keys are ids, token hashes looked up by
 //! `&str`, or a hash of tenant and store id, and an entry keeps its tenant
 //! (and store id), which a lookup compares, so ids never cross tenants.
@@ -47,8 +48,22 @@ use uuid::Uuid;
 use crate::error::AppResult;
 use crate::App;
 
-/// The most entries each cache holds.
-const CAPACITY: u64 = 50_000;
+mod weight;
+
+use weight::Weigh;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The caches' byte budgets, 47 MiB in all: room for some 20,000 users'
+/// standing and as many whole users (a few hundred bytes each), which is a
+/// busy platform's working set; past it the least used go first.
+const API_KEYS_BYTES: u64 = 2 * MIB;
+const DEVICES_BYTES: u64 = 2 * MIB;
+const SESSIONS_BYTES: u64 = 8 * MIB;
+const SUBJECTS_BYTES: u64 = 16 * MIB;
+const USERS_BYTES: u64 = 16 * MIB;
+const STORES_BYTES: u64 = MIB;
+const COMPANIES_BYTES: u64 = 2 * MIB;
 
 /// The longest an entry lives, whatever was announced.
 pub const BACKSTOP: Duration = Duration::from_secs(60);
@@ -168,14 +183,16 @@ struct Kept<K, V> {
 
 impl<K, V> Kept<K, V>
 where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Hash + Eq + Send + Sync + Weigh + 'static,
+    V: Clone + Send + Sync + Weigh + 'static,
 {
-    fn new(name: &'static str, staleness: Duration) -> Kept<K, V> {
+    /// A cache of at most `budget` bytes (by [`weight::weight`]).
+    fn new(name: &'static str, staleness: Duration, budget: u64) -> Kept<K, V> {
         Kept {
             name,
             entries: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
+                .weigher(|key: &K, entry: &Entry<V>| weight::weight(key, &entry.value))
+                .max_capacity(budget)
                 .time_to_live(staleness.max(BACKSTOP))
                 .build(),
             counts: Counts::default(),
@@ -219,13 +236,13 @@ impl Cache {
         Cache {
             enabled: !staleness.is_zero(),
             staleness,
-            api_keys: Kept::new("api_keys", staleness),
-            devices: Kept::new("devices", staleness),
-            sessions: Kept::new("sessions", staleness),
-            subjects: Kept::new("subjects", staleness),
-            users: Kept::new("users", staleness),
-            stores: Kept::new("stores", staleness),
-            companies: Kept::new("companies", staleness),
+            api_keys: Kept::new("api_keys", staleness, API_KEYS_BYTES),
+            devices: Kept::new("devices", staleness, DEVICES_BYTES),
+            sessions: Kept::new("sessions", staleness, SESSIONS_BYTES),
+            subjects: Kept::new("subjects", staleness, SUBJECTS_BYTES),
+            users: Kept::new("users", staleness, USERS_BYTES),
+            stores: Kept::new("stores", staleness, STORES_BYTES),
+            companies: Kept::new("companies", staleness, COMPANIES_BYTES),
             hasher: Default::default(),
         }
     }

@@ -91,16 +91,20 @@ impl Passwords {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("roster-passwords-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking a job, not running it.
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(poisoned) => poisoned.into_inner().recv(),
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        // Every sender is gone: the application was dropped.
-                        Err(_) => return,
+                .spawn(move || {
+                    // Each worker hashes in the same 19 MiB every time.
+                    secret::keep_argon2_memory();
+                    loop {
+                        // The lock is held only while taking a job, not running it.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every sender is gone: the application was dropped.
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("the password pool's threads start");

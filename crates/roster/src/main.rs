@@ -185,8 +185,8 @@ struct ServeArgs {
     /// database.
     #[arg(long, env = "ROSTER_CACHE_STALENESS_MS", default_value_t = defaults::CACHE_STALENESS_MS, value_parser = clap::value_parser!(u32).range(0..=60_000))]
     cache_staleness_ms: u32,
-    /// Threads that check, hash and verify passwords (each Argon2id run
-    /// holds 19 MiB). Default: one per core.
+    /// Threads that check, hash and verify passwords (each keeps its 19 MiB
+    /// of Argon2id memory from its first password on). Default: one per core.
     #[arg(long, env = "ROSTER_PASSWORD_WORKERS", value_parser = clap::value_parser!(u32).range(1..=256))]
     password_workers: Option<u32>,
     /// Password jobs that may wait for a worker; past that a sign-in or a
@@ -406,6 +406,15 @@ fn refused_arg(error: &clap::Error) -> Option<clap::Arg> {
 /// Runs the command. A failure prints one line to stderr, `error: ` and
 /// what failed with its causes (no backtrace, no `Debug` dump), and exits
 /// with 1; a refused setting exits with 2 (see [`parse_cli`]).
+/// mimalloc rather than glibc's allocator: glibc gives each thread that
+/// allocates an arena of its own (up to eight per core) and keeps what is
+/// freed in them, so a server whose rows are made on sqlx's worker threads
+/// and freed on tokio's grows with every load it has seen; mimalloc hands
+/// freed pages back to the system. Measured in `docs/benchmarks.md`,
+/// "Fifth round".
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(parse_cli()).await {
