@@ -556,6 +556,12 @@ impl App {
         self.cache.counts()
     }
 
+    /// How many shared transactions user creations ran in, and how many
+    /// creations they held, since this application's store opened.
+    pub fn creation_batches(&self) -> roster_store::BatchCounts {
+        self.store.creation_batches()
+    }
+
     /// What a check needs about `user` and the place asked about.
     pub(crate) async fn check_facts(
         &self,

@@ -619,6 +619,17 @@ async fn metrics(State(app): State<AppState>) -> String {
             ));
         }
     }
+    let batches = app.creation_batches();
+    text.push_str(&format!(
+        "# HELP roster_user_creation_batches_total Shared transactions user creations ran in \
+         (group commit).\n\
+         # TYPE roster_user_creation_batches_total counter\n\
+         roster_user_creation_batches_total {}\n\
+         # HELP roster_user_creations_batched_total User creations those transactions held.\n\
+         # TYPE roster_user_creations_batched_total counter\n\
+         roster_user_creations_batched_total {}\n",
+        batches.batches, batches.items
+    ));
     text
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use roster_core::rules::invitation::InvitationRefusal;
 use roster_core::Permission;
 
+mod batch;
 mod changes;
 mod connect;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub mod sqlite;
 mod traits;
 mod watch;
 
+pub use batch::BatchCounts;
 pub use changes::{Changes, Entity};
 pub use connect::POSTGRES_CONNECT_TIMEOUT;
 

@@ -42,7 +42,13 @@ const JSON_ARRAY: &str = "json_build_array";
 /// What makes such an array text for the driver (`::text`).
 const JSON_TEXT: &str = "::text";
 
-/// The store on PostgreSQL.
+/// How many batches of user creations may be written at once: while one
+/// commits, the next gathers and writes (PostgreSQL shares the WAL flush of
+/// concurrent commits); more turns would make smaller batches.
+const CREATION_TURNS: usize = 2;
+
+/// The store on PostgreSQL: cheap to clone (pools and shared state).
+#[derive(Clone)]
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
@@ -59,6 +65,8 @@ pub struct SqlStore {
     changes: std::sync::Arc<crate::Changes>,
     /// Following other processes' changes.
     watch: std::sync::Arc<crate::watch::Watch>,
+    /// User creations waiting for their batch (see `sql/user_batch.rs`).
+    creations: std::sync::Arc<crate::batch::UserCreations>,
 }
 
 impl SqlStore {
@@ -84,6 +92,7 @@ impl SqlStore {
             numbers,
             changes: Default::default(),
             watch: Default::default(),
+            creations: std::sync::Arc::new(crate::batch::Batches::new(CREATION_TURNS, sql::BATCH)),
         })
     }
 }

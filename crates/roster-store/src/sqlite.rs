@@ -45,7 +45,12 @@ const JSON_ARRAY: &str = "json_array";
 /// What makes such an array text for the driver (`nothing`).
 const JSON_TEXT: &str = "";
 
-/// The store on SQLite.
+/// How many batches of user creations may be written at once: one, as the
+/// writer takes one write at a time anyway; creations gather meanwhile.
+const CREATION_TURNS: usize = 1;
+
+/// The store on SQLite: cheap to clone (pools and shared state).
+#[derive(Clone)]
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: std::sync::Arc<Writer>,
@@ -54,6 +59,8 @@ pub struct SqlStore {
     changes: std::sync::Arc<crate::Changes>,
     /// Following other processes' commits to the same file.
     watch: std::sync::Arc<crate::watch::Watch>,
+    /// User creations waiting for their batch (see `sql/user_batch.rs`).
+    creations: std::sync::Arc<crate::batch::UserCreations>,
 }
 
 impl SqlStore {
@@ -86,6 +93,7 @@ impl SqlStore {
             write: std::sync::Arc::new(Writer::new(write)),
             changes: Default::default(),
             watch: Default::default(),
+            creations: std::sync::Arc::new(crate::batch::Batches::new(CREATION_TURNS, sql::BATCH)),
         })
     }
 }

@@ -76,30 +76,28 @@ pub(super) async fn audit(
     Ok(())
 }
 
-/// Appends one audit event per user of a batch (`action` on each, with its
-/// summary) and their CloudEvents, as [`audit`] does one, a chunk of 500 at
-/// a time in two multi-row inserts. The users are handed over as the batch
+/// Appends one audit event per user of a batch (`action` on each, by its
+/// actor, with its summary) and their CloudEvents, as [`audit`] does one, a
+/// chunk of 500 at a time in two multi-row inserts. The users are handed over as the batch
 /// wrote them (an import's creations, built from the very values it
 /// inserted), not read back: reading 500 users back costs as much as
 /// writing them.
 pub(super) async fn audit_users(
     conn: &mut Conn,
     tenant: &str,
-    actor: &Actor,
     action: &str,
-    entries: &[(User, String)],
+    entries: &[(&Actor, User, String)],
 ) -> Result<()> {
     let at = now();
     let event_type = events::event_type(action);
-    let actor = actor.to_string();
     let source = format!("/tenants/{tenant}");
     for chunk in entries.chunks(500) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO events (tenant_id, actor, action, target, summary, at) ",
         );
-        q.push_values(chunk, |mut row, (user, summary)| {
+        q.push_values(chunk, |mut row, (actor, user, summary)| {
             row.push_bind(tenant)
-                .push_bind(actor.clone())
+                .push_bind(actor.to_string())
                 .push_bind(action)
                 .push_bind(format!("user:{}", user.id))
                 .push_bind(summary.clone())
@@ -112,7 +110,7 @@ pub(super) async fn audit_users(
             .map(|(id, target)| (target, id))
             .collect();
         let mut rows = Vec::with_capacity(chunk.len());
-        for (user, _) in chunk {
+        for (_, user, _) in chunk {
             let target = format!("user:{}", user.id);
             let Some(&audit_id) = audit_ids.get(&target) else {
                 return Err(corrupt("audit event", &target));

@@ -287,11 +287,11 @@ impl ImportBatchStore for SqlStore {
             }
             let at = now();
             insert_creations(&mut tx, tenant, &creations, at).await?;
-            let entries: Vec<(User, String)> = creations
+            let entries: Vec<(&Actor, User, String)> = creations
                 .iter()
-                .map(|c| (c.created(at), format!("created user #{}", c.number)))
+                .map(|c| (actor, c.created(at), format!("created user #{}", c.number)))
                 .collect();
-            audit_users(&mut tx, tenant, actor, "user.created", &entries).await?;
+            audit_users(&mut tx, tenant, "user.created", &entries).await?;
             users.extend(creations.iter().map(|c| c.id));
         }
         // Sessions a deactivation ended are named one by one whatever the

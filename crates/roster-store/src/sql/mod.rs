@@ -33,11 +33,14 @@ mod page;
 mod records;
 mod scim_tokens;
 mod tenants;
+mod user_batch;
 mod user_inserts;
 mod user_list;
 mod user_query;
 mod user_rows;
 mod users;
+
+pub(crate) use user_batch::BATCH;
 
 type Conn = <Db as sqlx::Database>::Connection;
 

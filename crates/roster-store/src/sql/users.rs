@@ -184,16 +184,22 @@ pub(super) const USER_WRITE_COLUMNS: [&str; 22] = [
     "account_id",
 ];
 
+/// Inserts a user with its audit event, checking its references first,
+/// under `number` if one was taken for it already (or the tenant's next).
 pub(super) async fn insert_user(
     store: &SqlStore,
     conn: &mut Conn,
     tenant: &str,
     new: &NewUser,
     actor: &Actor,
+    number: Option<i64>,
 ) -> Result<User> {
     let id = Uuid::now_v7();
     check_user_references(conn, tenant, id, new, true).await?;
-    let number = store.next_number(conn, tenant, "user").await?;
+    let number = match number {
+        Some(number) => number,
+        None => store.next_number(conn, tenant, "user").await?,
+    };
     let at = now();
     // Written as an import writes its creations, and the user answered as
     // its rows read, from the values written: reading it back (and again
@@ -205,9 +211,13 @@ pub(super) async fn insert_user(
         contacts: Vec::new(),
     };
     insert_creations(conn, tenant, std::slice::from_ref(&creation), at).await?;
-    let audited = [(creation.created(at), format!("created user #{number}"))];
-    audit_users(conn, tenant, actor, "user.created", &audited).await?;
-    let [(user, _)] = audited;
+    let audited = [(
+        actor,
+        creation.created(at),
+        format!("created user #{number}"),
+    )];
+    audit_users(conn, tenant, "user.created", &audited).await?;
+    let [(_, user, _)] = audited;
     Ok(user)
 }
 
@@ -383,17 +393,37 @@ pub(super) async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Res
     Ok(())
 }
 
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
+impl SqlStore {
+    /// Creates one user in a transaction of its own: a batch of one, and
+    /// each creation of a batch that could not run together (see
+    /// `user_batch`), with the number the batch took for it if it took one
+    /// that stays taken.
+    pub(super) async fn create_user_alone(
+        &self,
+        tenant: &str,
+        new: &NewUser,
+        actor: &Actor,
+        number: Option<i64>,
+    ) -> Result<User> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+        let user = insert_user(self, &mut tx, tenant, new, actor, number).await?;
         let touched = [Entity::User(tenant, user.id)];
         self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
         self.finish_change(slot, &touched).await?;
         Ok(user)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User> {
+        self.create_user_batched(tenant, new, actor).await
+    }
+
+    fn creation_batches(&self) -> crate::BatchCounts {
+        self.creations.counts()
     }
 
     async fn create_user_with_contacts(
@@ -406,7 +436,7 @@ impl UserStore for SqlStore {
         let checked = checked_contacts(&contacts.kinds, contacts.wanted)?;
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+        let user = insert_user(self, &mut tx, tenant, &new, actor, None).await?;
         replace_contacts_in(&mut tx, tenant, user.id, &contacts.kinds, &checked, actor).await?;
         let user = fetch_user(&mut tx, tenant, user.id, false).await?;
         let touched = [Entity::User(tenant, user.id)];
@@ -664,7 +694,7 @@ impl UserStore for SqlStore {
                 ((patched.user, false), touched)
             }
             None => {
-                let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
+                let user = insert_user(self, &mut tx, tenant, &new, actor, None).await?;
                 let touched = vec![Entity::User(tenant, user.id)];
                 ((user, true), touched)
             }

@@ -52,7 +52,13 @@ pub struct UserFilter {
 /// hierarchy.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user. Concurrent creations share a transaction and its
+    /// commit (group commit); each is answered with its own outcome, and one
+    /// that fails leaves the others alone.
     async fn create_user(&self, tenant: &str, new: NewUser, actor: &Actor) -> Result<User>;
+    /// How many shared transactions `create_user` ran, and how many
+    /// creations they held, since the store opened.
+    fn creation_batches(&self) -> crate::BatchCounts;
     async fn get_user(&self, tenant: &str, id: Uuid) -> Result<User>;
     async fn get_user_by_number(&self, tenant: &str, number: i64) -> Result<User>;
     async fn list_users(

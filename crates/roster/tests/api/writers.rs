@@ -1,5 +1,7 @@
 //! Two Roster processes writing one database. On SQLite a process's
-//! writes share a transaction (group commit); a write that fails must not
+//! writes share a transaction (group commit), and on both engines
+//! concurrent user creations share one, written together; a write that
+//! fails must not
 //! leave that transaction open behind it, or it would hold a snapshot
 //! older than the other process's next commit and every later write of
 //! this process would fail (`SQLITE_BUSY_SNAPSHOT`), or hold the file's
@@ -14,6 +16,7 @@ use crate::support::{Engine, TestApp, ADMIN};
 on_both_engines!(
     a_failed_write_leaves_nothing_open_for_another_process_to_trip_on,
     two_processes_writing_at_once_both_succeed,
+    concurrent_creations_share_a_transaction_and_each_keeps_its_outcome,
 );
 
 async fn a_failed_write_leaves_nothing_open_for_another_process_to_trip_on(engine: Engine) {
@@ -74,4 +77,159 @@ async fn fail_a_write(app: &TestApp, t: &str) {
         )
         .await;
     assert_eq!(problem.status, 404, "{:?}", problem.body);
+}
+
+/// The value of an unlabelled counter in `/metrics`.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+        .parse()
+        .unwrap()
+}
+
+/// A burst of creations in two tenants, by two actors, some of them bad (a
+/// duplicate email, a company or store that does not exist): they share
+/// transactions (`/metrics` counts fewer batches than creations), yet each
+/// is answered as it would be alone, every good one is there with one
+/// audit event by its own actor, in its own tenant, and numbers stay
+/// unique per tenant.
+async fn concurrent_creations_share_a_transaction_and_each_keeps_its_outcome(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let key = app.key(&acme, &["MANAGE_USERS"]).await;
+    let before = app.metrics().await;
+    let missing = uuid::Uuid::new_v4();
+    let mut bodies: Vec<(String, String, serde_json::Value, u16)> = Vec::new();
+    for n in 0..24 {
+        let (tenant, token) = match n % 3 {
+            0 => (&other, ADMIN.to_string()),
+            1 => (&acme, key.clone()),
+            _ => (&acme, ADMIN.to_string()),
+        };
+        let body = json!({"email": format!("user{n}@example.com")});
+        bodies.push((tenant.clone(), token, body, 201));
+    }
+    for n in 0..6 {
+        let body = json!({"email": format!("nocompany{n}@example.com"), "company_id": missing});
+        bodies.push((acme.clone(), ADMIN.to_string(), body, 404));
+        let body = json!({"email": format!("nostore{n}@example.com"), "store_ids": ["nowhere"]});
+        bodies.push((acme.clone(), key.clone(), body, 404));
+    }
+    // One of the twins is created, the others are duplicates.
+    for _ in 0..6 {
+        let body = json!({"email": "twin@example.com"});
+        bodies.push((acme.clone(), ADMIN.to_string(), body, 0));
+    }
+    // Bad and good creations interleave within the burst.
+    bodies.sort_by_key(|(_, _, body, _)| body["email"].as_str().unwrap().len() % 5);
+    let paths: Vec<String> = bodies
+        .iter()
+        .map(|(tenant, ..)| format!("/v1/tenants/{tenant}/users"))
+        .collect();
+    let calls = bodies
+        .iter()
+        .zip(&paths)
+        .map(|((_, token, body, _), path)| app.post(path, token, body.clone()));
+    let replies = futures::future::join_all(calls).await;
+    let mut twins = Vec::new();
+    for ((tenant, _, body, expected), reply) in bodies.iter().zip(replies) {
+        if *expected == 0 {
+            twins.push(reply.status);
+            continue;
+        }
+        assert_eq!(reply.status, *expected, "{body}: {:?}", reply.body);
+        if *expected == 201 {
+            assert_eq!(reply.body["email"], body["email"]);
+            let read = app
+                .get(
+                    &format!(
+                        "/v1/tenants/{tenant}/users/{}",
+                        reply.body["id"].as_str().unwrap()
+                    ),
+                    ADMIN,
+                )
+                .await
+                .expect(200);
+            assert_eq!(read["number"], reply.body["number"]);
+        }
+    }
+    twins.sort_unstable();
+    assert_eq!(twins, [201, 409, 409, 409, 409, 409]);
+
+    let after = app.metrics().await;
+    let batches = counter(&after, "roster_user_creation_batches_total")
+        - counter(&before, "roster_user_creation_batches_total");
+    let batched = counter(&after, "roster_user_creations_batched_total")
+        - counter(&before, "roster_user_creations_batched_total");
+    assert_eq!(
+        batched as usize,
+        bodies.len(),
+        "every creation went through a batch"
+    );
+    assert!(
+        batches < batched,
+        "{batches} batches for {batched} creations: none shared"
+    );
+
+    for (tenant, created) in [(&acme, 17), (&other, 8)] {
+        let numbers = app
+            .rows_as_text(&format!(
+                "SELECT CAST(number AS TEXT) FROM users WHERE tenant_id = '{tenant}'"
+            ))
+            .await;
+        let mut unique = numbers.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            (numbers.len(), unique.len()),
+            (created, created),
+            "{tenant}"
+        );
+        let audited = app
+            .rows_as_text(&format!(
+                "SELECT e.actor FROM events e JOIN users u ON e.target = 'user:' || u.id \
+                 WHERE e.action = 'user.created' AND e.tenant_id = '{tenant}' \
+                 AND u.tenant_id = '{tenant}'"
+            ))
+            .await;
+        assert_eq!(audited.len(), created, "one event per user in {tenant}");
+        let events = app
+            .rows_as_text(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM events \
+                 WHERE action = 'user.created' AND tenant_id = '{tenant}'"
+            ))
+            .await;
+        assert_eq!(
+            events,
+            [created.to_string()],
+            "no event for a failed creation"
+        );
+        let outbox = app
+            .rows_as_text(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM outbox \
+                 WHERE type LIKE '%user.created' AND tenant_id = '{tenant}'"
+            ))
+            .await;
+        assert_eq!(
+            outbox,
+            [created.to_string()],
+            "one CloudEvent per user in {tenant}"
+        );
+    }
+    // Each creation's event names its own actor: the key's creations are
+    // not the admin's.
+    let actors = app
+        .rows_as_text(&format!(
+            "SELECT e.actor FROM events e JOIN users u ON e.target = 'user:' || u.id \
+             WHERE e.action = 'user.created' AND u.tenant_id = '{acme}' \
+             AND u.email LIKE 'user%'"
+        ))
+        .await;
+    let mut distinct = actors.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((actors.len(), distinct.len()), (16, 2), "{distinct:?}");
 }
