@@ -141,6 +141,11 @@ struct Options {
     /// a relative path is taken from the workspace root).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Run only these workloads (ids from the table above, comma-separated,
+    /// e.g. `--only B2,4`); the rest are left out of the table. A workload
+    /// whose baseline is left out gets no ratio.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -166,9 +171,16 @@ struct Plan {
     threads: usize,
     burst_concurrency: usize,
     burst_seconds: u64,
+    /// The workloads to run; empty: all.
+    only: Vec<String>,
 }
 
 impl Plan {
+    /// Whether workload `id` runs.
+    fn runs(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
+    }
+
     fn from(o: &Options) -> Plan {
         let q = o.quick;
         let duration = Duration::from_secs(o.duration.unwrap_or(if q { 2 } else { 10 }).max(1));
@@ -190,6 +202,7 @@ impl Plan {
                 .unwrap_or(if q { 32 } else { 256 })
                 .max(1),
             burst_seconds: o.burst_seconds.unwrap_or(if q { 1 } else { 4 }).max(1),
+            only: o.only.clone(),
         }
     }
 }
@@ -2128,142 +2141,164 @@ async fn measure_engine(
     let short = Duration::from_secs(10);
     let mut rows = Vec::new();
     let one = Workload::new(&wrk, &server, short);
-    rows.push(one.run(
-        "B1",
-        "GET /healthz",
-        "req",
-        1,
-        Script::Static {
-            path: "/healthz".into(),
-        },
-    ));
-    rows.push(one.run(
-        "1",
-        "POST check, 1 question",
-        "req",
-        1,
-        cycle(single_checks(&seeded), &[&view, &json]),
-    ));
-    rows.push(one.run(
-        "2",
-        "GET user by id (API key)",
-        "req",
-        1,
-        cycle(get_users(&seeded), &[&view]),
-    ));
-    rows.push(one.run(
-        "3",
-        &format!("POST check, batch of {BATCH_SIZE}"),
-        "q",
-        BATCH_SIZE as u64,
-        cycle(batch_checks(&seeded), &[&view, &json]),
-    ));
-    // Listing may be slow at scale: it gets the long timeout.
-    let listing = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
-    let lists = cycle(list_users(&seeded), &[&view]);
-    let mut list = listing.run(
-        "7",
-        "GET users?role&store_id&limit=50",
-        "req",
-        1,
-        lists.clone(),
-    );
-    if list.result.requests < SLOW_LIST_REQUESTS {
-        // Too slow to finish at this concurrency within the run: measure
-        // what one request costs instead, one at a time, for longer.
-        let window = (plan.duration * 3).max(Duration::from_secs(30));
-        println!(
-            "    7  only {} listing(s) finished: again on 1 connection for {}",
-            list.result.requests,
-            fmt_secs(window)
-        );
-        server.reset_peak();
-        let result = wrk.once("w7-one", &lists, window, REQUEST_TIMEOUT, 1);
-        list = Row::new(
-            "7",
-            "GET users?role&store_id (1 conn!)".into(),
+    if plan.runs("B1") {
+        rows.push(one.run(
+            "B1",
+            "GET /healthz",
             "req",
             1,
-            result,
-            server.memory(),
-        );
-        list.note = Some(format!(
-            "7 ran on 1 connection for {}: at {} connections fewer than {SLOW_LIST_REQUESTS} listings finished in {}",
-            fmt_secs(window),
-            plan.connections,
-            fmt_secs(plan.duration)
+            Script::Static {
+                path: "/healthz".into(),
+            },
         ));
     }
-    rows.push(list);
+    if plan.runs("1") {
+        rows.push(one.run(
+            "1",
+            "POST check, 1 question",
+            "req",
+            1,
+            cycle(single_checks(&seeded), &[&view, &json]),
+        ));
+    }
+    if plan.runs("2") {
+        rows.push(one.run(
+            "2",
+            "GET user by id (API key)",
+            "req",
+            1,
+            cycle(get_users(&seeded), &[&view]),
+        ));
+    }
+    if plan.runs("3") {
+        rows.push(one.run(
+            "3",
+            &format!("POST check, batch of {BATCH_SIZE}"),
+            "q",
+            BATCH_SIZE as u64,
+            cycle(batch_checks(&seeded), &[&view, &json]),
+        ));
+    }
+    if plan.runs("7") {
+        // Listing may be slow at scale: it gets the long timeout.
+        let listing = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
+        let lists = cycle(list_users(&seeded), &[&view]);
+        let mut list = listing.run(
+            "7",
+            "GET users?role&store_id&limit=50",
+            "req",
+            1,
+            lists.clone(),
+        );
+        if list.result.requests < SLOW_LIST_REQUESTS {
+            // Too slow to finish at this concurrency within the run: measure
+            // what one request costs instead, one at a time, for longer.
+            let window = (plan.duration * 3).max(Duration::from_secs(30));
+            println!(
+                "    7  only {} listing(s) finished: again on 1 connection for {}",
+                list.result.requests,
+                fmt_secs(window)
+            );
+            server.reset_peak();
+            let result = wrk.once("w7-one", &lists, window, REQUEST_TIMEOUT, 1);
+            list = Row::new(
+                "7",
+                "GET users?role&store_id (1 conn!)".into(),
+                "req",
+                1,
+                result,
+                server.memory(),
+            );
+            list.note = Some(format!(
+                "7 ran on 1 connection for {}: at {} connections fewer than {SLOW_LIST_REQUESTS} listings finished in {}",
+                fmt_secs(window),
+                plan.connections,
+                fmt_secs(plan.duration)
+            ));
+        }
+        rows.push(list);
+    }
 
-    println!("   B2  single-row insert transactions (sqlx)");
-    let inserts = insert_baseline(engine, db, plan.connections, plan.warmup, plan.duration).await;
-    rows.push(Row::new(
-        "B2",
-        "insert txn, 1 row (sqlx)".into(),
-        "txn",
-        1,
-        inserts,
-        Memory::default(),
-    ));
-    rows.push(one.run(
-        "4",
-        "POST users (create, no password)",
-        "req",
-        1,
-        Script::CreateUsers {
-            headers: vec![manage, json.clone()],
-        },
-    ));
+    if plan.runs("B2") {
+        println!("   B2  single-row insert transactions (sqlx)");
+        let inserts =
+            insert_baseline(engine, db, plan.connections, plan.warmup, plan.duration).await;
+        rows.push(Row::new(
+            "B2",
+            "insert txn, 1 row (sqlx)".into(),
+            "txn",
+            1,
+            inserts,
+            Memory::default(),
+        ));
+    }
+    if plan.runs("4") {
+        rows.push(one.run(
+            "4",
+            "POST users (create, no password)",
+            "req",
+            1,
+            Script::CreateUsers {
+                headers: vec![manage, json.clone()],
+            },
+        ));
+    }
 
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let half = plan.duration / 2;
-    let argon = |threads: usize, d: Duration| async move {
-        tokio::task::spawn_blocking(move || argon2_loop(threads, d))
-            .await
-            .expect("Argon2id baseline")
-    };
-    println!("   B3  Argon2id verifications on every core (first half)");
-    let before = argon(cores, half).await;
-    let signing_in = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
-    let sign_in = signing_in.run(
-        "5",
-        "POST /account (sign-in)",
-        "req",
-        1,
-        Script::Cycle {
-            requests: sign_ins(&seeded),
-            headers: vec![device, json],
-            count_statuses: true,
-        },
-    );
-    println!("   B3  Argon2id verifications on every core (second half), then on one thread");
-    let after = argon(cores, half).await;
-    let one = argon(1, half).await;
-    let argon_figures = Argon2Figures {
-        cores,
-        before: before.rate(),
-        after: after.rate(),
-        one_thread: one.rate(),
-        one_thread_p50_us: one.into_result().p50_us,
-    };
-    rows.push(Row::new(
-        "B3",
-        format!("Argon2id verify, {cores} threads"),
-        "verif",
-        1,
-        before.merge(after).into_result(),
-        Memory::default(),
-    ));
-    rows.push(sign_in);
+    // B3 is measured around #5, half before and half after.
+    let mut argon_figures = Argon2Figures::default();
+    if plan.runs("B3") || plan.runs("5") {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let half = plan.duration / 2;
+        let argon = |threads: usize, d: Duration| async move {
+            tokio::task::spawn_blocking(move || argon2_loop(threads, d))
+                .await
+                .expect("Argon2id baseline")
+        };
+        println!("   B3  Argon2id verifications on every core (first half)");
+        let before = argon(cores, half).await;
+        let signing_in = Workload::new(&wrk, &server, REQUEST_TIMEOUT);
+        let sign_in = signing_in.run(
+            "5",
+            "POST /account (sign-in)",
+            "req",
+            1,
+            Script::Cycle {
+                requests: sign_ins(&seeded),
+                headers: vec![device, json],
+                count_statuses: true,
+            },
+        );
+        println!("   B3  Argon2id verifications on every core (second half), then on one thread");
+        let after = argon(cores, half).await;
+        let one = argon(1, half).await;
+        argon_figures = Argon2Figures {
+            cores,
+            before: before.rate(),
+            after: after.rate(),
+            one_thread: one.rate(),
+            one_thread_p50_us: one.into_result().p50_us,
+        };
+        rows.push(Row::new(
+            "B3",
+            format!("Argon2id verify, {cores} threads"),
+            "verif",
+            1,
+            before.merge(after).into_result(),
+            Memory::default(),
+        ));
+        rows.push(sign_in);
+    }
 
-    println!(
-        "    6  burst: {} concurrent sign-ins for {} s",
-        plan.burst_concurrency, plan.burst_seconds
-    );
-    // Let the previous workload's queue drain first.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let burst = burst(&server, &seeded, plan.burst_concurrency, plan.burst_seconds).await;
+    let mut burst_figures = Burst::default();
+    if plan.runs("6") {
+        println!(
+            "    6  burst: {} concurrent sign-ins for {} s",
+            plan.burst_concurrency, plan.burst_seconds
+        );
+        // Let the previous workload's queue drain first.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        burst_figures = burst(&server, &seeded, plan.burst_concurrency, plan.burst_seconds).await;
+    }
 
     compare(&mut rows);
     server.stop();
@@ -2282,7 +2317,7 @@ async fn measure_engine(
         idle,
         allowed_share,
         rows,
-        burst,
+        burst: burst_figures,
         log,
         peak_reset,
         load_before,
@@ -2439,44 +2474,47 @@ impl EngineReport {
                 r.comparison.as_deref().unwrap_or(""),
             );
         }
-        let b = &self.burst;
-        let status = |code: u16| b.statuses.get(&code).copied().unwrap_or(0);
-        let other: u64 = b
-            .statuses
-            .iter()
-            .filter(|(k, _)| ![0, 200, 401, 429, 503].contains(*k))
-            .map(|(_, v)| v)
-            .sum();
-        let _ = writeln!(
-            s,
-            "{:<3} {:<34} {:>10} {:<5} {:>9} {:>9} {:>9} {:>6}  {:>9}  {} of {} sent answered within 2 s",
-            "6",
-            format!("burst: {} sign-ins at once, {} s", b.concurrency, b.seconds),
-            fmt_rate(if b.wall_seconds > 0.0 { b.answered as f64 / b.wall_seconds } else { 0.0 }),
-            "req",
-            fmt_us(b.p50_us),
-            fmt_us(b.p99_us),
-            fmt_us(b.max_us),
-            b.sent - status(200),
-            format!("{}({})", fmt_mib(b.memory.rss_kib), fmt_mib(b.memory.hwm_kib)),
-            b.within_deadline,
-            b.sent,
-        );
-        let _ = writeln!(
-            s,
-            "    burst statuses: 200: {}, 401: {}, 429: {}, 503: {}, other: {}, no answer: {}; \
-             first answer after {:.2} s, {} answered during the {} s, the last after {:.1} s",
-            status(200),
-            status(401),
-            status(429),
-            status(503),
-            other,
-            status(0),
-            b.first_answer_seconds,
-            b.answered_while_sending,
-            b.seconds,
-            b.wall_seconds
-        );
+        // A burst left out (`--only`) sent nothing.
+        if self.burst.concurrency > 0 {
+            let b = &self.burst;
+            let status = |code: u16| b.statuses.get(&code).copied().unwrap_or(0);
+            let other: u64 = b
+                .statuses
+                .iter()
+                .filter(|(k, _)| ![0, 200, 401, 429, 503].contains(*k))
+                .map(|(_, v)| v)
+                .sum();
+            let _ = writeln!(
+                s,
+                "{:<3} {:<34} {:>10} {:<5} {:>9} {:>9} {:>9} {:>6}  {:>9}  {} of {} sent answered within 2 s",
+                "6",
+                format!("burst: {} sign-ins at once, {} s", b.concurrency, b.seconds),
+                fmt_rate(if b.wall_seconds > 0.0 { b.answered as f64 / b.wall_seconds } else { 0.0 }),
+                "req",
+                fmt_us(b.p50_us),
+                fmt_us(b.p99_us),
+                fmt_us(b.max_us),
+                b.sent - status(200),
+                format!("{}({})", fmt_mib(b.memory.rss_kib), fmt_mib(b.memory.hwm_kib)),
+                b.within_deadline,
+                b.sent,
+            );
+            let _ = writeln!(
+                s,
+                "    burst statuses: 200: {}, 401: {}, 429: {}, 503: {}, other: {}, no answer: {}; \
+                 first answer after {:.2} s, {} answered during the {} s, the last after {:.1} s",
+                status(200),
+                status(401),
+                status(429),
+                status(503),
+                other,
+                status(0),
+                b.first_answer_seconds,
+                b.answered_while_sending,
+                b.seconds,
+                b.wall_seconds
+            );
+        }
         for r in &self.rows {
             if !r.result.error_detail.is_empty() || r.result.statuses.keys().any(|k| *k >= 400) {
                 let _ = writeln!(
@@ -2495,16 +2533,18 @@ impl EngineReport {
         for note in self.rows.iter().filter_map(|r| r.note.as_ref()) {
             let _ = writeln!(s, "    {note}");
         }
-        let a = &self.argon;
-        let _ = writeln!(
-            s,
-            "    B3 on {} threads: {:.1}/s before #5, {:.1}/s after; on one thread {:.1}/s ({} each)",
-            a.cores,
-            a.before,
-            a.after,
-            a.one_thread,
-            fmt_us(a.one_thread_p50_us)
-        );
+        if self.argon.cores > 0 {
+            let a = &self.argon;
+            let _ = writeln!(
+                s,
+                "    B3 on {} threads: {:.1}/s before #5, {:.1}/s after; on one thread {:.1}/s ({} each)",
+                a.cores,
+                a.before,
+                a.after,
+                a.one_thread,
+                fmt_us(a.one_thread_p50_us)
+            );
+        }
         let (lines, warnings, errors, samples) = &self.log;
         let _ = writeln!(
             s,
