@@ -1,13 +1,13 @@
 //! The dispatcher: takes events from the outbox to the tenants' webhooks
 //! (and to NATS JetStream, `nats.rs`). Every process runs one; on
-//! PostgreSQL they share the work through the store's claims (`FOR UPDATE
-//! SKIP LOCKED` and a lease), so an event is fanned out once and each
-//! delivery attempted by one process at a time.
+//! PostgreSQL they share the work (`FOR UPDATE SKIP LOCKED`), so an event is
+//! fanned out once and each delivery attempted by one process at a time.
 //!
-//! At least once: a claim is finished only after its work is done (the
-//! deliveries written, the attempt recorded); a process that dies
-//! mid-way leaves its claim to expire and the work is done again, with the
-//! same event id (`webhook-id`) for the receiver to de-duplicate.
+//! At least once: an event is marked fanned out in the transaction that
+//! writes its deliveries, and a delivery's claim (a lease) is finished only
+//! after its attempt is recorded; a process that dies mid-way leaves its
+//! claim to expire and the work is done again, with the same event id
+//! (`webhook-id`) for the receiver to de-duplicate.
 //!
 //! Back-pressure: each webhook has at most `concurrency` deliveries in
 //! flight (per process), each bounded by the timeout, so a slow endpoint
@@ -26,9 +26,9 @@ use uuid::Uuid;
 use crate::webhooks::{signature, signing_key, PublicResolver};
 use crate::App;
 
-/// Events fanned out per claim.
+/// Events fanned out per round.
 const FAN_OUT_BATCH: i64 = 500;
-/// How long to sleep when there was nothing to do.
+/// How long a round waits after one that found less than a full batch.
 const IDLE: Duration = Duration::from_millis(200);
 
 /// One process's dispatcher.
@@ -117,11 +117,7 @@ impl Dispatcher {
     pub async fn round(&self) -> Result<bool, roster_store::StoreError> {
         let store = &self.app.store;
         let now = Utc::now();
-        let events = store
-            .claim_undispatched(now, now + self.lease(), FAN_OUT_BATCH)
-            .await?;
-        let more_events = events.len() as i64 == FAN_OUT_BATCH;
-        store.dispatch(&events, now).await?;
+        let fanned = store.fan_out(now, FAN_OUT_BATCH).await?;
 
         let capacity = self.app.config.events.concurrency.max(1);
         let mut started = 0;
@@ -141,7 +137,10 @@ impl Dispatcher {
                 self.start(delivery);
             }
         }
-        Ok(more_events || !events.is_empty() || started > 0)
+        // A round that did not fill its batch of events took what there
+        // was: the next waits (`IDLE`), so events arriving meanwhile are
+        // fanned out together rather than a round each.
+        Ok(fanned as i64 == FAN_OUT_BATCH || started > 0)
     }
 
     /// Delivers one claimed delivery on a task of its own, in the webhook's

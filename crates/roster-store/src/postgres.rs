@@ -23,6 +23,13 @@ pub const NUMBERS: &str = "roster-numbers";
 /// dispatchers share the queue.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+/// What a transaction whose loss in a crash only means doing it again (the
+/// dispatcher's fan-out of outbox events) runs first: its commit does not
+/// wait for the WAL flush. It is durable by the next durable commit (the
+/// WAL is flushed in order), and lost only with the work it recorded, so
+/// the events are fanned out again: at least once, as ever.
+const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit TO off");
+
 /// What refreshes the planner's statistics after a bulk import grew the
 /// user tables: a table PostgreSQL still takes for nearly empty is read
 /// whole, so an import's matching read (and the foreign-key checks of its
@@ -46,6 +53,12 @@ const JSON_TEXT: &str = "::text";
 /// commits, the next gathers and writes (PostgreSQL shares the WAL flush of
 /// concurrent commits); more turns would make smaller batches.
 const CREATION_TURNS: usize = 2;
+
+/// Whether a batch of user creations is written in one statement of
+/// data-modifying `WITH` queries (see `sql/user_batch.rs`), its audit event
+/// ids taken with its numbers beforehand: two round trips for the batch
+/// rather than seven.
+const ONE_STATEMENT_CREATIONS: bool = true;
 
 /// The store on PostgreSQL: cheap to clone (pools and shared state).
 #[derive(Clone)]
@@ -92,7 +105,13 @@ impl SqlStore {
             numbers,
             changes: Default::default(),
             watch: Default::default(),
-            creations: std::sync::Arc::new(crate::batch::Batches::new(CREATION_TURNS, sql::BATCH)),
+            creations: std::sync::Arc::new(crate::batch::Batches::new(
+                std::env::var("XTURNS")
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(CREATION_TURNS),
+                sql::BATCH,
+            )),
         })
     }
 }
@@ -109,6 +128,12 @@ impl Slot<'_> {
     /// Starts the write's transaction.
     pub(crate) async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
         sqlx::Connection::begin(&mut *self.conn).await
+    }
+
+    /// The connection, for a write that is one statement, outside a
+    /// transaction.
+    pub(crate) fn autocommit(&mut self) -> Option<&mut sqlx::PgConnection> {
+        Some(&mut self.conn)
     }
 
     /// After the transaction committed: it is durable already.
@@ -136,6 +161,15 @@ impl SqlStore {
         touched: &[crate::Entity<'_>],
     ) -> Result<(), sqlx::Error> {
         self.watch.announce(tx, touched).await
+    }
+
+    /// The notification `announce_change` sends for `touched`, as
+    /// `(channel, payload)`, for a statement that sends it itself.
+    pub(crate) fn notification(
+        &self,
+        touched: &[crate::Entity<'_>],
+    ) -> Option<(&'static str, String)> {
+        Some(self.watch.notification(touched))
     }
 
     /// Where per-tenant numbers are taken (see `numbers`).

@@ -27,6 +27,15 @@ const TENANT_TURN: Option<&str> = None;
 /// since one writer at a time claims on SQLite.
 const SKIP_LOCKED: &str = "";
 
+/// What a transaction whose loss in a crash only means doing it again runs
+/// first: nothing, since every write joins the epoch's shared commit.
+const RELAXED_COMMIT: Option<&str> = None;
+
+/// Whether a batch of user creations is written in one statement: no,
+/// SQLite has no `INSERT` in `WITH`; a batch is a transaction of multi-row
+/// inserts, in the writer's epoch.
+const ONE_STATEMENT_CREATIONS: bool = false;
+
 /// What refreshes the planner's statistics after a bulk import: nothing,
 /// since SQLite without statistics already reads equalities through their
 /// indexes (and Roster never analyses it).
@@ -277,6 +286,11 @@ impl Slot<'_> {
         sqlx::Connection::begin(&mut **open).await
     }
 
+    /// No connection outside a transaction: every write joins the epoch's.
+    pub(crate) fn autocommit(&mut self) -> Option<&mut sqlx::SqliteConnection> {
+        None
+    }
+
     /// After the savepoint was released: gives the next writer its turn and
     /// waits until the epoch is committed. The commit runs on its own task,
     /// so a caller that stops waiting (a timeout) cannot leave the epoch
@@ -312,6 +326,14 @@ impl SqlStore {
         _touched: &[crate::Entity<'_>],
     ) -> Result<(), sqlx::Error> {
         Ok(())
+    }
+
+    /// No notification: one process owns the file.
+    pub(crate) fn notification(
+        &self,
+        _touched: &[crate::Entity<'_>],
+    ) -> Option<(&'static str, String)> {
+        None
     }
 
     /// Numbers are taken in the creating transaction: writes take turns.

@@ -90,11 +90,8 @@ impl Watch {
         }
     }
 
-    pub(crate) async fn announce(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        touched: &[Entity<'_>],
-    ) -> Result<(), sqlx::Error> {
+    /// The notification of a change to `touched`: `(channel, payload)`.
+    pub(crate) fn notification(&self, touched: &[Entity<'_>]) -> (&'static str, String) {
         let mut payload = format!("change {}", self.instance);
         for entity in touched {
             payload.push('\n');
@@ -103,8 +100,17 @@ impl Watch {
         if payload.len() > PAYLOAD {
             payload = format!("change {}\n{}", self.instance, Entity::Everything.line());
         }
+        (CHANNEL, payload)
+    }
+
+    pub(crate) async fn announce(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        touched: &[Entity<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let (channel, payload) = self.notification(touched);
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
+            .bind(channel)
             .bind(payload)
             .execute(conn)
             .await

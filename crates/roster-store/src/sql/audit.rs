@@ -89,8 +89,6 @@ pub(super) async fn audit_users(
     entries: &[(&Actor, User, String)],
 ) -> Result<()> {
     let at = now();
-    let event_type = events::event_type(action);
-    let source = format!("/tenants/{tenant}");
     for chunk in entries.chunks(500) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO events (tenant_id, actor, action, target, summary, at) ",
@@ -109,15 +107,46 @@ pub(super) async fn audit_users(
             .into_iter()
             .map(|(id, target)| (target, id))
             .collect();
-        let mut rows = Vec::with_capacity(chunk.len());
+        let mut ids = Vec::with_capacity(chunk.len());
         for (_, user, _) in chunk {
             let target = format!("user:{}", user.id);
             let Some(&audit_id) = audit_ids.get(&target) else {
                 return Err(corrupt("audit event", &target));
             };
+            ids.push(audit_id);
+        }
+        let mut q = QueryBuilder::<Db>::new("");
+        push_outbox(
+            &mut q,
+            tenant,
+            action,
+            user_cloud_events(tenant, action, chunk, &ids, at),
+            at,
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The CloudEvents of the audit events `ids` (one per entry, in order) of
+/// `action` on users, as outbox rows `(id, uid, body)`: the same CloudEvent
+/// as `audit` writes, serialised straight from the user (no JSON tree in
+/// between: a batch makes many).
+fn user_cloud_events(
+    tenant: &str,
+    action: &str,
+    entries: &[(&Actor, User, String)],
+    ids: &[i64],
+    at: DateTime<Utc>,
+) -> Vec<(i64, String, String)> {
+    let event_type = events::event_type(action);
+    let source = format!("/tenants/{tenant}");
+    entries
+        .iter()
+        .zip(ids)
+        .map(|((_, user, _), &audit_id)| {
+            let target = format!("user:{}", user.id);
             let uid = uuid::Uuid::now_v7().to_string();
-            // The same CloudEvent as `audit` writes, serialised straight
-            // from the user (no JSON tree in between: a batch makes many).
             let body = serde_json::to_string(&CloudEvent {
                 specversion: "1.0",
                 id: &uid,
@@ -130,22 +159,66 @@ pub(super) async fn audit_users(
                 data: user,
             })
             .expect("records serialise to JSON");
-            rows.push((audit_id, uid, body));
-        }
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO outbox (tenant_id, id, uid, type, body, created_at) ",
-        );
-        q.push_values(rows, |mut row, (id, uid, body)| {
+            (audit_id, uid, body)
+        })
+        .collect()
+}
+
+/// Pushes the audit events of `entries`, numbered `ids` beforehand (see
+/// `ONE_STATEMENT_CREATIONS`), and their CloudEvents onto `q` as parts of
+/// a `WITH`, as [`audit_users`] inserts them, each named
+/// `{prefix}_{table}` and followed by a comma. PostgreSQL only: the ids are
+/// given (`OVERRIDING SYSTEM VALUE`) so the CloudEvents can carry them.
+pub(super) fn push_user_audit_with<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    prefix: &str,
+    tenant: &'q str,
+    action: &'q str,
+    entries: &[(&Actor, User, String)],
+    ids: &[i64],
+    at: DateTime<Utc>,
+) {
+    q.push(format_args!(
+        "{prefix}_events AS (INSERT INTO events (tenant_id, id, actor, action, target, summary, \
+         at) OVERRIDING SYSTEM VALUE "
+    ));
+    q.push_values(
+        entries.iter().zip(ids),
+        |mut row, ((actor, user, summary), id)| {
             row.push_bind(tenant)
-                .push_bind(id)
-                .push_bind(uid)
-                .push_bind(event_type.clone())
-                .push_bind(body)
+                .push_bind(*id)
+                .push_bind(actor.to_string())
+                .push_bind(action)
+                .push_bind(format!("user:{}", user.id))
+                .push_bind(summary.clone())
                 .push_bind(at);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+        },
+    );
+    q.push(format_args!(" RETURNING 1), {prefix}_outbox AS ("));
+    let rows = user_cloud_events(tenant, action, entries, ids, at);
+    push_outbox(q, tenant, action, rows, at);
+    q.push(" RETURNING 1), ");
+}
+
+/// Pushes the `INSERT` of `rows` (`(id, uid, body)`, the CloudEvents of
+/// `action`) into the outbox onto `q`.
+fn push_outbox<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    tenant: &'q str,
+    action: &str,
+    rows: Vec<(i64, String, String)>,
+    at: DateTime<Utc>,
+) {
+    let event_type = events::event_type(action);
+    q.push("INSERT INTO outbox (tenant_id, id, uid, type, body, created_at) ");
+    q.push_values(rows, |mut row, (id, uid, body)| {
+        row.push_bind(tenant)
+            .push_bind(id)
+            .push_bind(uid)
+            .push_bind(event_type.clone())
+            .push_bind(body)
+            .push_bind(at);
+    });
 }
 
 /// A CloudEvent as the outbox keeps it (the fields of [`audit`]'s).

@@ -2,11 +2,14 @@
 //! [`EventStore`]. Events enter the outbox in `audit.rs`, in the change's
 //! transaction.
 //!
-//! Queued work (events to fan out or publish, deliveries due) is claimed
-//! with a lease: an `UPDATE … SET *_claimed_until` over a `SELECT … LIMIT`
-//! that skips rows another process is claiming (`SKIP_LOCKED`). A claim
-//! that is never finished (the process died, NATS was down) expires, and
-//! the work is claimed again: at least once, never lost.
+//! Events are fanned out to webhooks in one transaction per round, which
+//! marks them and writes their deliveries together and skips the rows
+//! another process is fanning out (`SKIP_LOCKED`). Work done outside the
+//! database (events to publish, deliveries due) is claimed with a lease: an
+//! `UPDATE … SET *_claimed_until` over a `SELECT … LIMIT` that skips rows
+//! another process is claiming. A claim that is never finished (the
+//! process died, NATS was down) expires, and the work is claimed again: at
+//! least once, never lost.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +20,7 @@ use uuid::Uuid;
 
 use super::audit::audit;
 use super::page::{after_number, fetch_page, paged, PageKey};
-use super::{lock_tenant, now, uuid, word, Conn, Db, SqlStore, LOCK, SKIP_LOCKED};
+use super::{lock_tenant, now, uuid, word, Conn, Db, SqlStore, LOCK, RELAXED_COMMIT, SKIP_LOCKED};
 use crate::{
     AttemptRecord, DueDelivery, EventStore, Listed, NewWebhook, OutboxBacklog, OutboxEvent, Page,
     Result, StoreError, WebhookPatch,
@@ -367,22 +370,38 @@ impl EventStore for SqlStore {
         })
     }
 
-    async fn claim_undispatched(
-        &self,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<OutboxEvent>> {
-        self.claim_outbox("dispatch", now, until, limit).await
-    }
-
-    async fn dispatch(&self, events: &[OutboxEvent], now: DateTime<Utc>) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+    async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> Result<usize> {
+        // Looked for first without the writer, so an idle dispatcher never
+        // takes a turn from the writes (SQLite) nor writes at all.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE dispatched_at IS NULL AND (dispatch_claimed_until IS \
+             NULL OR dispatch_claimed_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
+        if any.is_none() {
+            return Ok(0);
         }
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        if let Some(relaxed) = RELAXED_COMMIT {
+            sqlx::query(relaxed).execute(&mut *tx).await?;
+        }
+        // Marked and fanned out in the one transaction, the rows locked
+        // meanwhile (`SKIP_LOCKED`): should it not commit, none of it
+        // happened and the events wait for the next round.
+        let events: Vec<(String, i64, String)> = sqlx::query_as(&format!(
+            "UPDATE outbox SET dispatch_claimed_until = NULL, dispatched_at = $1 WHERE (tenant_id, \
+             id) IN (SELECT tenant_id, id FROM outbox WHERE dispatched_at IS NULL AND \
+             (dispatch_claimed_until IS NULL OR dispatch_claimed_until < $1) ORDER BY id LIMIT \
+             $2{SKIP_LOCKED}) RETURNING tenant_id, id, type"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut tenants: Vec<&str> = events.iter().map(|(t, _, _)| t.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
         let mut deliveries: Vec<(&str, String, i64)> = Vec::new();
@@ -403,9 +422,9 @@ impl EventStore for SqlStore {
                 else {
                     continue;
                 };
-                for event in events.iter().filter(|e| e.tenant == tenant) {
-                    if wanted(&filters, &event.event_type) {
-                        deliveries.push((tenant, hook.clone(), event.id));
+                for (_, id, event_type) in events.iter().filter(|(t, _, _)| t == tenant) {
+                    if wanted(&filters, event_type) {
+                        deliveries.push((tenant, hook.clone(), *id));
                     }
                 }
             }
@@ -426,10 +445,9 @@ impl EventStore for SqlStore {
             q.push(" ON CONFLICT DO NOTHING");
             q.build().execute(&mut *tx).await?;
         }
-        Self::mark_outbox(&mut tx, "dispatch", events, now).await?;
         tx.commit().await?;
         slot.finish().await?;
-        Ok(())
+        Ok(events.len())
     }
 
     async fn claim_unpublished(

@@ -12,8 +12,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::{
-    Db, Slot, SqlStore, ANALYZE_USERS, JSON_AGG, JSON_ARRAY, JSON_TEXT, LOCK, SKIP_LOCKED,
-    STORE_ROLES_RECHECK, TENANT_TURN,
+    Db, Slot, SqlStore, ANALYZE_USERS, JSON_AGG, JSON_ARRAY, JSON_TEXT, LOCK,
+    ONE_STATEMENT_CREATIONS, RELAXED_COMMIT, SKIP_LOCKED, STORE_ROLES_RECHECK, TENANT_TURN,
 };
 use crate::{Entity, Result, StoreError};
 

@@ -14,13 +14,15 @@
 //! creation of the batch is answered with the error, as a lone creation's
 //! failed commit would be.
 
-use roster_core::{Actor, User};
+use chrono::{DateTime, Utc};
+use roster_core::{Actor, NewUser, User};
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::audit::audit_users;
-use super::user_inserts::{insert_creations, Creation};
+use super::audit::{audit_users, push_user_audit_with};
+use super::user_inserts::{insert_creations, push_creations_with, Creation};
 use super::users::check_user_references;
-use super::{now, SqlStore};
+use super::{now, Conn, Db, SqlStore, ONE_STATEMENT_CREATIONS};
 use crate::batch::{UserCreation, Waiting};
 use crate::{Entity, Result, StoreError};
 
@@ -71,7 +73,9 @@ impl SqlStore {
     async fn create_users(&self, batch: Vec<Pending>) {
         let mut outcomes: Vec<Option<Result<User>>> = batch.iter().map(|_| None).collect();
         let mut numbers: Vec<Option<i64>> = vec![None; batch.len()];
-        if batch.len() > 1 {
+        // A lone creation is written apart, unless the batch's single
+        // statement saves it round trips too.
+        if batch.len() > 1 || ONE_STATEMENT_CREATIONS {
             match self
                 .create_together(&batch, &mut outcomes, &mut numbers)
                 .await
@@ -114,26 +118,83 @@ impl SqlStore {
         }
     }
 
-    /// Writes the creations of `batch` in one transaction. Each creation's
-    /// outcome goes to its place in `outcomes`: its error when its own
-    /// checks failed, its user once written (which counts only if the
-    /// batch commits); the number it was given, to its place in `numbers`.
+    /// Writes the creations of `batch` together. Each creation's outcome
+    /// goes to its place in `outcomes`: its error when its own checks
+    /// failed, its user once written (which counts only if the batch
+    /// commits); the number it was given, to its place in `numbers`.
+    ///
+    /// Where the engine writes a batch in one statement
+    /// (`ONE_STATEMENT_CREATIONS`) and no creation references anything
+    /// (a company, parent, store or account, whose checks lock rows until
+    /// the write commits), that statement runs on its own, outside a
+    /// transaction: with its numbers taken apart, two round trips in all.
     async fn create_together(
         &self,
         batch: &[Pending],
         outcomes: &mut [Option<Result<User>>],
         numbers: &mut [Option<i64>],
     ) -> Result<(), Apart> {
-        let retry = |e: StoreError| {
-            tracing::debug!(error = %e, "a batch of user creations failed; each is retried alone");
-            Apart::Retry
-        };
         let mut slot = self.writer().await.map_err(|_| Apart::Retry)?;
-        let mut tx = slot.begin().await.map_err(|_| Apart::Retry)?;
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
-        for ((pending, id), outcome) in batch.iter().zip(&ids).zip(outcomes.iter_mut()) {
+        let apart =
+            ONE_STATEMENT_CREATIONS && batch.iter().all(|p| references_nothing(&p.item.new));
+        let touched = match slot.autocommit().filter(|_| apart) {
+            Some(conn) => {
+                let parts = self
+                    .write_batch(conn, batch, &ids, outcomes, numbers)
+                    .await
+                    .map_err(|e| match e {
+                        // The statement failed: none of it was written.
+                        Apart::Commit(StoreError::Database(e @ sqlx::Error::Database(_))) => {
+                            retry(StoreError::Database(e))
+                        }
+                        // Whether it was is unknown.
+                        e => e,
+                    })?;
+                answer(&parts, outcomes)
+            }
+            None => {
+                let mut tx = slot.begin().await.map_err(|_| Apart::Retry)?;
+                let parts = self
+                    .write_batch(&mut tx, batch, &ids, outcomes, numbers)
+                    .await
+                    .map_err(|e| match e {
+                        Apart::Commit(e) => retry(e),
+                        e => e,
+                    })?;
+                let touched = answer(&parts, outcomes);
+                if !ONE_STATEMENT_CREATIONS {
+                    self.announce_change(&mut tx, &touched)
+                        .await
+                        .map_err(|_| Apart::Retry)?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| Apart::Commit(StoreError::Database(e)))?;
+                touched
+            }
+        };
+        self.finish_change(slot, &touched)
+            .await
+            .map_err(Apart::Commit)
+    }
+
+    /// Checks, numbers and writes the creations of `batch` on `conn`
+    /// (see [`Self::create_together`]): their parts, one per tenant. A
+    /// creation whose own checks fail is answered in `outcomes` and left
+    /// out. `Apart::Commit` carries the write's own error, which the
+    /// caller judges: rolled back with its transaction, or unknown.
+    async fn write_batch<'b>(
+        &self,
+        conn: &mut Conn,
+        batch: &'b [Pending],
+        ids: &[Uuid],
+        outcomes: &mut [Option<Result<User>>],
+        numbers: &mut [Option<i64>],
+    ) -> Result<Vec<Part<'b>>, Apart> {
+        for ((pending, id), outcome) in batch.iter().zip(ids).zip(outcomes.iter_mut()) {
             let c = &pending.item;
-            match check_user_references(&mut tx, &c.tenant, *id, &c.new, true).await {
+            match check_user_references(conn, &c.tenant, *id, &c.new, true).await {
                 Ok(()) => {}
                 // A failed statement may have ended the transaction.
                 Err(StoreError::Database(_)) => return Err(Apart::Retry),
@@ -144,67 +205,198 @@ impl SqlStore {
         let mut tenants: Vec<&str> = batch.iter().map(|p| p.item.tenant.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
-        let mut touched = Vec::new();
+        let mut parts = Vec::new();
         for tenant in tenants {
-            let mine: Vec<usize> = (0..batch.len())
+            let places: Vec<usize> = (0..batch.len())
                 .filter(|&i| batch[i].item.tenant == tenant && outcomes[i].is_none())
                 .collect();
-            if mine.is_empty() {
+            if places.is_empty() {
                 continue;
             }
-            let first = match self
-                .next_numbers(&mut tx, tenant, "user", mine.len() as i64)
-                .await
-            {
-                Ok(first) => first,
+            let count = places.len() as i64;
+            let numbered = if ONE_STATEMENT_CREATIONS {
+                self.numbers_and_event_ids(conn, tenant, count).await
+            } else {
+                let first = self.next_numbers(conn, tenant, "user", count).await;
+                first.map(|first| (first, Vec::new()))
+            };
+            let (first, event_ids) = match numbered {
+                Ok(numbered) => numbered,
                 Err(StoreError::NotFound(what)) => {
-                    for &i in &mine {
+                    for &i in &places {
                         outcomes[i] = Some(Err(StoreError::NotFound(what)));
                     }
                     continue;
                 }
                 Err(_) => return Err(Apart::Retry),
             };
-            for (&i, number) in mine.iter().zip(first..) {
-                numbers[i] = Some(number);
-            }
-            let creations: Vec<Creation> = mine
+            let creations = places
                 .iter()
                 .zip(first..)
-                .map(|(&i, number)| Creation {
-                    id: ids[i],
-                    number,
-                    user: batch[i].item.new.clone(),
-                    contacts: Vec::new(),
+                .map(|(&i, number)| {
+                    numbers[i] = Some(number);
+                    Creation {
+                        id: ids[i],
+                        number,
+                        user: batch[i].item.new.clone(),
+                        contacts: Vec::new(),
+                    }
                 })
                 .collect();
-            insert_creations(&mut tx, tenant, &creations, at)
+            parts.push(Part {
+                tenant,
+                places,
+                creations,
+                event_ids,
+                at,
+            });
+        }
+        let written = if ONE_STATEMENT_CREATIONS {
+            let touched = touched_by(&parts);
+            self.write_in_one_statement(conn, batch, &parts, &touched)
                 .await
-                .map_err(retry)?;
-            let audited: Vec<(&Actor, User, String)> = mine
-                .iter()
-                .zip(&creations)
-                .map(|(&i, c)| {
-                    let summary = format!("created user #{}", c.number);
-                    (&batch[i].item.actor, c.created(at), summary)
-                })
-                .collect();
-            audit_users(&mut tx, tenant, "user.created", &audited)
-                .await
-                .map_err(retry)?;
-            for (&i, (_, user, _)) in mine.iter().zip(audited) {
-                touched.push(Entity::User(tenant, user.id));
-                outcomes[i] = Some(Ok(user));
+                .map_err(StoreError::Database)
+        } else {
+            self.write_in_statements(conn, batch, &parts).await
+        };
+        written.map_err(Apart::Commit)?;
+        Ok(parts)
+    }
+
+    /// Writes `parts` with one multi-row `INSERT` per table.
+    async fn write_in_statements(
+        &self,
+        conn: &mut Conn,
+        batch: &[Pending],
+        parts: &[Part<'_>],
+    ) -> Result<()> {
+        for part in parts {
+            insert_creations(conn, part.tenant, &part.creations, part.at).await?;
+            audit_users(conn, part.tenant, "user.created", &part.audited(batch)).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `parts` in one statement of data-modifying `WITH` queries,
+    /// their notification (see `announce_change`) with them.
+    async fn write_in_one_statement(
+        &self,
+        conn: &mut Conn,
+        batch: &[Pending],
+        parts: &[Part<'_>],
+        touched: &[Entity<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut q = QueryBuilder::<Db>::new("WITH ");
+        for (i, part) in parts.iter().enumerate() {
+            let prefix = format!("t{i}");
+            push_creations_with(&mut q, &prefix, part.tenant, &part.creations, part.at);
+            let audited = part.audited(batch);
+            push_user_audit_with(
+                &mut q,
+                &prefix,
+                part.tenant,
+                "user.created",
+                &audited,
+                &part.event_ids,
+                part.at,
+            );
+        }
+        match self.notification(touched) {
+            Some((channel, payload)) => {
+                q.push("notice AS (SELECT pg_notify(")
+                    .push_bind(channel)
+                    .push(", ")
+                    .push_bind(payload)
+                    .push(")) ");
+            }
+            None => {
+                q.push("notice AS (SELECT 1) ");
             }
         }
-        self.announce_change(&mut tx, &touched)
-            .await
-            .map_err(|_| Apart::Retry)?;
-        tx.commit()
-            .await
-            .map_err(|e| Apart::Commit(StoreError::Database(e)))?;
-        self.finish_change(slot, &touched)
-            .await
-            .map_err(Apart::Commit)
+        q.push("SELECT 1 FROM notice");
+        q.build().execute(&mut *conn).await.map(|_| ())
     }
+
+    /// Takes `count` user numbers of `tenant` (as `next_numbers` does) and
+    /// as many audit event ids at once, in one statement (PostgreSQL's
+    /// identity sequence): the CloudEvents written with the users carry
+    /// their audit event's id.
+    async fn numbers_and_event_ids(
+        &self,
+        conn: &mut Conn,
+        tenant: &str,
+        count: i64,
+    ) -> Result<(i64, Vec<i64>)> {
+        let query = sqlx::query_as::<_, (i64, i64)>(
+            "WITH n AS (UPDATE tenants SET next_user_number = next_user_number + $2 WHERE uid = \
+             $1 RETURNING next_user_number - $2 AS first) SELECT n.first, \
+             nextval(pg_get_serial_sequence('events', 'id')) FROM n, generate_series(1, $2)",
+        )
+        .bind(tenant)
+        .bind(count);
+        let rows = match self.numbers() {
+            Some(numbers) => query.fetch_all(numbers).await?,
+            None => query.fetch_all(&mut *conn).await?,
+        };
+        let first = rows.first().ok_or(StoreError::NotFound("tenant"))?.0;
+        Ok((first, rows.into_iter().map(|(_, id)| id).collect()))
+    }
+}
+
+/// One tenant's creations of a batch, numbered.
+struct Part<'b> {
+    tenant: &'b str,
+    /// Where its creations are in the batch.
+    places: Vec<usize>,
+    creations: Vec<Creation>,
+    /// Their audit events' ids, taken beforehand (`ONE_STATEMENT_CREATIONS`).
+    event_ids: Vec<i64>,
+    at: DateTime<Utc>,
+}
+
+impl Part<'_> {
+    /// Its audit entries: each creation's actor, user and summary.
+    fn audited<'a>(&self, batch: &'a [Pending]) -> Vec<(&'a Actor, User, String)> {
+        self.places
+            .iter()
+            .zip(&self.creations)
+            .map(|(&i, c)| {
+                let summary = format!("created user #{}", c.number);
+                (&batch[i].item.actor, c.created(self.at), summary)
+            })
+            .collect()
+    }
+}
+
+/// What a batch's parts touch: their users.
+fn touched_by<'b>(parts: &[Part<'b>]) -> Vec<Entity<'b>> {
+    parts
+        .iter()
+        .flat_map(|p| p.creations.iter().map(|c| Entity::User(p.tenant, c.id)))
+        .collect()
+}
+
+/// Answers each creation written in `parts` with its user (which counts
+/// only once the batch commits); what they touched.
+fn answer<'b>(parts: &[Part<'b>], outcomes: &mut [Option<Result<User>>]) -> Vec<Entity<'b>> {
+    for part in parts {
+        for (&i, c) in part.places.iter().zip(&part.creations) {
+            outcomes[i] = Some(Ok(c.created(part.at)));
+        }
+    }
+    touched_by(parts)
+}
+
+/// Whether a creation references nothing its checks would read (and lock).
+fn references_nothing(user: &NewUser) -> bool {
+    user.company_id.is_none()
+        && user.parent_id.is_none()
+        && user.default_store_id.is_none()
+        && user.store_ids.is_empty()
+        && user.account_id.is_none()
+}
+
+fn retry(e: StoreError) -> Apart {
+    tracing::debug!(error = %e, "a batch of user creations failed; each is retried alone");
+    Apart::Retry
 }

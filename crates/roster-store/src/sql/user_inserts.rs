@@ -67,103 +67,182 @@ pub(super) async fn insert_creations(
     at: DateTime<Utc>,
 ) -> Result<()> {
     for chunk in creations.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(format!(
-            "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) ",
-            USER_WRITE_COLUMNS.join(", ")
-        ));
-        q.push_values(chunk, |mut row, c| {
-            let u = &c.user;
-            let p = &u.profile;
-            row.push_bind(tenant)
-                .push_bind(c.id.to_string())
-                .push_bind(u.company_id.map(|c| c.to_string()))
-                .push_bind(u.parent_id.map(|c| c.to_string()))
-                .push_bind(p.name.clone())
-                .push_bind(p.first_name.clone())
-                .push_bind(p.middle_name.clone())
-                .push_bind(p.last_name.clone())
-                .push_bind(p.display_name.clone())
-                .push_bind(p.email.clone())
-                .push_bind(p.email.as_deref().map(validate::email_key))
-                .push_bind(p.login.clone())
-                .push_bind(p.user_code.clone())
-                .push_bind(p.mobile.clone())
-                .push_bind(p.country_code.clone())
-                .push_bind(p.telephone.clone())
-                .push_bind(p.job_title.clone())
-                .push_bind(p.language_code.clone())
-                .push_bind(u.external_id.clone())
-                .push_bind(u.source.map(|s| s.as_str()))
-                .push_bind(u.status.as_str())
-                .push_bind(u.account_type.as_str())
-                .push_bind(u.default_store_id.clone())
-                .push_bind(u.account_id.map(|a| a.to_string()))
-                .push_bind(c.number)
-                .push_bind(u.password_hash.clone())
-                .push_bind(at)
-                .push_bind(at);
-        });
+        let mut q = QueryBuilder::<Db>::new("");
+        push_users(&mut q, tenant, chunk, at);
         q.build().execute(&mut *conn).await?;
     }
-    let mut roles = Vec::new();
-    let mut stores = Vec::new();
-    let mut contacts = Vec::new();
-    for c in creations {
-        for assignment in assignments_of(&c.user) {
-            roles.push((c.id, assignment));
-        }
-        let mut ids: Vec<&String> = c.user.store_ids.iter().collect();
-        ids.sort();
-        ids.dedup();
-        stores.extend(ids.into_iter().map(|s| (c.id, c.number, s)));
-        contacts.extend(c.contacts.iter().map(|contact| (c.id, contact)));
-    }
-    for chunk in roles.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
-             scope_id) ",
-        );
-        q.push_values(chunk, |mut row, (id, (vocabulary, role, kind, scope))| {
-            row.push_bind(tenant)
-                .push_bind(id.to_string())
-                .push_bind(*vocabulary)
-                .push_bind(*role)
-                .push_bind(*kind)
-                .push_bind(scope.clone());
-        });
+    let rows = Rows::of(creations);
+    for chunk in rows.roles.chunks(ROWS) {
+        let mut q = QueryBuilder::<Db>::new("");
+        push_roles(&mut q, tenant, chunk);
         q.build().execute(&mut *conn).await?;
     }
-    for chunk in stores.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) ",
-        );
-        q.push_values(chunk, |mut row, (id, number, store)| {
-            row.push_bind(tenant)
-                .push_bind(id.to_string())
-                .push_bind((*store).clone())
-                .push_bind(*number);
-        });
+    for chunk in rows.stores.chunks(ROWS) {
+        let mut q = QueryBuilder::<Db>::new("");
+        push_stores(&mut q, tenant, chunk);
         q.build().execute(&mut *conn).await?;
     }
-    for chunk in contacts.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, \
-             source, is_primary, is_active, created_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut row, (id, (new, value, key))| {
-            row.push_bind(tenant)
-                .push_bind(Uuid::now_v7().to_string())
-                .push_bind(id.to_string())
-                .push_bind(new.contact_type.as_str())
-                .push_bind(value.clone())
-                .push_bind(key.clone())
-                .push_bind(new.source.as_str())
-                .push_bind(new.is_primary)
-                .push_bind(true)
-                .push_bind(at)
-                .push_bind(at);
-        });
+    for chunk in rows.contacts.chunks(ROWS) {
+        let mut q = QueryBuilder::<Db>::new("");
+        push_contacts(&mut q, tenant, chunk, at);
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Pushes the `INSERT`s of `creations` (of one tenant, at most `ROWS` of
+/// each row) onto `q` as parts of a `WITH`, each named `{prefix}_{table}`
+/// and followed by a comma: `ONE_STATEMENT_CREATIONS`' single statement.
+pub(super) fn push_creations_with<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    prefix: &str,
+    tenant: &'q str,
+    creations: &[Creation],
+    at: DateTime<Utc>,
+) {
+    let rows = Rows::of(creations);
+    q.push(format_args!("{prefix}_users AS ("));
+    push_users(q, tenant, creations, at);
+    q.push(" RETURNING 1), ");
+    if !rows.roles.is_empty() {
+        q.push(format_args!("{prefix}_roles AS ("));
+        push_roles(q, tenant, &rows.roles);
+        q.push(" RETURNING 1), ");
+    }
+    if !rows.stores.is_empty() {
+        q.push(format_args!("{prefix}_stores AS ("));
+        push_stores(q, tenant, &rows.stores);
+        q.push(" RETURNING 1), ");
+    }
+    if !rows.contacts.is_empty() {
+        q.push(format_args!("{prefix}_contacts AS ("));
+        push_contacts(q, tenant, &rows.contacts, at);
+        q.push(" RETURNING 1), ");
+    }
+}
+
+/// The rows of creations beside their users'.
+struct Rows<'a> {
+    roles: Vec<Role<'a>>,
+    stores: Vec<(Uuid, i64, &'a String)>,
+    contacts: Vec<(Uuid, &'a (NewContact, String, String))>,
+}
+
+type Role<'a> = (Uuid, (&'static str, &'static str, &'static str, String));
+
+impl<'a> Rows<'a> {
+    fn of(creations: &'a [Creation]) -> Rows<'a> {
+        let mut rows = Rows {
+            roles: Vec::new(),
+            stores: Vec::new(),
+            contacts: Vec::new(),
+        };
+        for c in creations {
+            for assignment in assignments_of(&c.user) {
+                rows.roles.push((c.id, assignment));
+            }
+            let mut ids: Vec<&String> = c.user.store_ids.iter().collect();
+            ids.sort();
+            ids.dedup();
+            rows.stores
+                .extend(ids.into_iter().map(|s| (c.id, c.number, s)));
+            rows.contacts
+                .extend(c.contacts.iter().map(|contact| (c.id, contact)));
+        }
+        rows
+    }
+}
+
+fn push_users<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    tenant: &'q str,
+    creations: &[Creation],
+    at: DateTime<Utc>,
+) {
+    q.push(format_args!(
+        "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) ",
+        USER_WRITE_COLUMNS.join(", ")
+    ));
+    q.push_values(creations, |mut row, c| {
+        let u = &c.user;
+        let p = &u.profile;
+        row.push_bind(tenant)
+            .push_bind(c.id.to_string())
+            .push_bind(u.company_id.map(|c| c.to_string()))
+            .push_bind(u.parent_id.map(|c| c.to_string()))
+            .push_bind(p.name.clone())
+            .push_bind(p.first_name.clone())
+            .push_bind(p.middle_name.clone())
+            .push_bind(p.last_name.clone())
+            .push_bind(p.display_name.clone())
+            .push_bind(p.email.clone())
+            .push_bind(p.email.as_deref().map(validate::email_key))
+            .push_bind(p.login.clone())
+            .push_bind(p.user_code.clone())
+            .push_bind(p.mobile.clone())
+            .push_bind(p.country_code.clone())
+            .push_bind(p.telephone.clone())
+            .push_bind(p.job_title.clone())
+            .push_bind(p.language_code.clone())
+            .push_bind(u.external_id.clone())
+            .push_bind(u.source.map(|s| s.as_str()))
+            .push_bind(u.status.as_str())
+            .push_bind(u.account_type.as_str())
+            .push_bind(u.default_store_id.clone())
+            .push_bind(u.account_id.map(|a| a.to_string()))
+            .push_bind(c.number)
+            .push_bind(u.password_hash.clone())
+            .push_bind(at)
+            .push_bind(at);
+    });
+}
+
+fn push_roles<'q>(q: &mut QueryBuilder<'q, Db>, tenant: &'q str, roles: &[Role<'_>]) {
+    q.push(
+        "INSERT INTO role_assignments (tenant_id, user_id, vocabulary, role, scope_kind, \
+         scope_id) ",
+    );
+    q.push_values(roles, |mut row, (id, (vocabulary, role, kind, scope))| {
+        row.push_bind(tenant)
+            .push_bind(id.to_string())
+            .push_bind(*vocabulary)
+            .push_bind(*role)
+            .push_bind(*kind)
+            .push_bind(scope.clone());
+    });
+}
+
+fn push_stores<'q>(q: &mut QueryBuilder<'q, Db>, tenant: &'q str, stores: &[(Uuid, i64, &String)]) {
+    q.push("INSERT INTO user_stores (tenant_id, user_id, store_id, user_number) ");
+    q.push_values(stores, |mut row, (id, number, store)| {
+        row.push_bind(tenant)
+            .push_bind(id.to_string())
+            .push_bind((*store).clone())
+            .push_bind(*number);
+    });
+}
+
+fn push_contacts<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    tenant: &'q str,
+    contacts: &[(Uuid, &(NewContact, String, String))],
+    at: DateTime<Utc>,
+) {
+    q.push(
+        "INSERT INTO contacts (tenant_id, id, user_id, contact_type, value, value_key, source, \
+         is_primary, is_active, created_at, updated_at) ",
+    );
+    q.push_values(contacts, |mut row, (id, (new, value, key))| {
+        row.push_bind(tenant)
+            .push_bind(Uuid::now_v7().to_string())
+            .push_bind(id.to_string())
+            .push_bind(new.contact_type.as_str())
+            .push_bind(value.clone())
+            .push_bind(key.clone())
+            .push_bind(new.source.as_str())
+            .push_bind(new.is_primary)
+            .push_bind(true)
+            .push_bind(at)
+            .push_bind(at);
+    });
 }

@@ -133,18 +133,12 @@ pub trait EventStore: Send + Sync + 'static {
         page: &Page,
     ) -> Result<Listed<DeliveryAttempt>>;
 
-    /// Claims up to `limit` events not yet fanned out (oldest first) until
-    /// `until`; another dispatcher skips them meanwhile.
-    async fn claim_undispatched(
-        &self,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<OutboxEvent>>;
-    /// Fans claimed events out: one pending delivery per enabled webhook of
-    /// the event's tenant whose filters want it, and the events marked
-    /// dispatched, in one transaction.
-    async fn dispatch(&self, events: &[OutboxEvent], now: DateTime<Utc>) -> Result<()>;
+    /// Fans out up to `limit` events not yet fanned out (oldest first), in
+    /// one transaction: one pending delivery per enabled webhook of the
+    /// event's tenant whose filters want it, and the events marked
+    /// dispatched. Events another dispatcher is fanning out meanwhile are
+    /// skipped, not waited for. How many were fanned out.
+    async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> Result<usize>;
     /// Claims up to `limit` events not yet published to NATS.
     async fn claim_unpublished(
         &self,

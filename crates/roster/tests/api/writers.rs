@@ -17,6 +17,7 @@ on_both_engines!(
     a_failed_write_leaves_nothing_open_for_another_process_to_trip_on,
     two_processes_writing_at_once_both_succeed,
     concurrent_creations_share_a_transaction_and_each_keeps_its_outcome,
+    creations_that_reference_nothing_keep_their_outcomes_and_events,
 );
 
 async fn a_failed_write_leaves_nothing_open_for_another_process_to_trip_on(engine: Engine) {
@@ -232,4 +233,84 @@ async fn concurrent_creations_share_a_transaction_and_each_keeps_its_outcome(eng
     distinct.sort();
     distinct.dedup();
     assert_eq!((actors.len(), distinct.len()), (16, 2), "{distinct:?}");
+}
+
+/// A burst of creations that reference nothing (no company, parent, store
+/// or account), some of them twins: on PostgreSQL such a batch is one
+/// statement outside a transaction, its audit event ids taken beforehand.
+/// Each twin but one is refused, and each user created has one audit event
+/// whose CloudEvent carries that event's id as `auditid` and the user's
+/// own id and number.
+async fn creations_that_reference_nothing_keep_their_outcomes_and_events(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let t = app.tenant("acme").await;
+    let path = format!("/v1/tenants/{t}/users");
+    let mut bodies = Vec::new();
+    for n in 0..40 {
+        let email = if n % 8 == 0 {
+            "twin@example.com".to_string()
+        } else {
+            format!("plain{n}@example.com")
+        };
+        bodies.push(json!({"email": email, "first_name": format!("Plain {n}")}));
+    }
+    let replies =
+        futures::future::join_all(bodies.iter().map(|b| app.post(&path, ADMIN, b.clone()))).await;
+    let mut twins = Vec::new();
+    let mut created = Vec::new();
+    for (body, reply) in bodies.iter().zip(replies) {
+        if body["email"] == "twin@example.com" {
+            twins.push(reply.status);
+            if reply.status == 409 {
+                assert_eq!(reply.body["status"], 409, "{:?}", reply.body);
+            }
+        } else {
+            assert_eq!(reply.status, 201, "{body}: {:?}", reply.body);
+        }
+        if reply.status == 201 {
+            assert_eq!(reply.body["email"], body["email"]);
+            assert_eq!(reply.body["first_name"], body["first_name"]);
+            created.push((
+                reply.body["id"].as_str().unwrap().to_string(),
+                reply.body["number"].as_i64().unwrap(),
+            ));
+        }
+    }
+    twins.sort_unstable();
+    assert_eq!(twins, [201, 409, 409, 409, 409]);
+    assert_eq!(created.len(), 36);
+    let mut numbers: Vec<i64> = created.iter().map(|(_, n)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 36, "numbers are unique");
+
+    for (id, number) in &created {
+        let events = app
+            .rows_as_text(&format!(
+                "SELECT CAST(id AS TEXT) FROM events WHERE tenant_id = '{t}' \
+                 AND action = 'user.created' AND target = 'user:{id}'"
+            ))
+            .await;
+        assert_eq!(events.len(), 1, "one audit event for {id}");
+        let bodies = app
+            .rows_as_text(&format!(
+                "SELECT body FROM outbox WHERE tenant_id = '{t}' AND id = {}",
+                events[0]
+            ))
+            .await;
+        assert_eq!(bodies.len(), 1, "one CloudEvent for {id}");
+        let event: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(event["auditid"], events[0].as_str(), "{event}");
+        assert_eq!(event["type"], "roster.user.created", "{event}");
+        assert_eq!(event["data"]["id"], id.as_str(), "{event}");
+        assert_eq!(event["data"]["number"], *number, "{event}");
+    }
+    assert_eq!(
+        app.rows_as_text(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM outbox WHERE type = 'roster.user.created'"
+        )
+        .await,
+        ["36"],
+        "no CloudEvent for a refused twin"
+    );
 }
