@@ -97,6 +97,12 @@ impl App {
                 .await
                 .map_err(|e| format!("cannot mark events published: {e}"))?;
             metrics::counter!("roster_nats_published_total").increment(events.len() as u64);
+            // Less than a batch was all there was: the next claim waits, so
+            // events arriving meanwhile are published together rather than
+            // a claim and a mark each.
+            if (events.len() as i64) < BATCH {
+                tokio::time::sleep(IDLE).await;
+            }
         }
     }
 }
