@@ -129,17 +129,7 @@ impl SqlStore {
              NULL OR {step}_claimed_until < $1) ORDER BY id LIMIT $3{SKIP_LOCKED}) RETURNING \
              tenant_id, id, uid, type, body"
         );
-        // Looked for first without the writer, so an idle dispatcher never
-        // takes a turn from the writes (SQLite) nor writes at all.
-        let waiting = format!(
-            "SELECT id FROM outbox WHERE {step}ed_at IS NULL AND ({step}_claimed_until IS NULL OR \
-             {step}_claimed_until < $1) LIMIT 1"
-        );
-        let any: Option<i64> = sqlx::query_scalar(&waiting)
-            .bind(now)
-            .fetch_optional(&self.read)
-            .await?;
-        if any.is_none() {
+        if !self.outbox_waiting(step, now).await? {
             return Ok(Vec::new());
         }
         let mut slot = self.writer().await?;
@@ -155,6 +145,21 @@ impl SqlStore {
         let mut events: Vec<OutboxEvent> = rows.into_iter().map(OutboxEvent::from).collect();
         events.sort_by_key(|e| e.id);
         Ok(events)
+    }
+
+    /// Whether any outbox event waits for `step` (not done, not claimed).
+    /// Looked for without the writer, so an idle dispatcher never takes a
+    /// turn from the writes (SQLite) nor writes at all.
+    async fn outbox_waiting(&self, step: &str, now: DateTime<Utc>) -> Result<bool> {
+        let waiting = format!(
+            "SELECT id FROM outbox WHERE {step}ed_at IS NULL AND ({step}_claimed_until IS NULL OR \
+             {step}_claimed_until < $1) LIMIT 1"
+        );
+        let any: Option<i64> = sqlx::query_scalar(&waiting)
+            .bind(now)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(any.is_some())
     }
 
     /// Sets `{step}ed_at` on `events` in `tx`.
@@ -371,16 +376,7 @@ impl EventStore for SqlStore {
     }
 
     async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> Result<usize> {
-        // Looked for first without the writer, so an idle dispatcher never
-        // takes a turn from the writes (SQLite) nor writes at all.
-        let any: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM outbox WHERE dispatched_at IS NULL AND (dispatch_claimed_until IS \
-             NULL OR dispatch_claimed_until < $1) LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await?;
-        if any.is_none() {
+        if !self.outbox_waiting("dispatch", now).await? {
             return Ok(0);
         }
         let mut slot = self.writer().await?;

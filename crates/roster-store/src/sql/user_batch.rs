@@ -1,7 +1,10 @@
 //! Group commit for user creations: concurrent `create_user` calls queue
-//! (see [`crate::batch`]), and each batch is written in one transaction,
-//! with one multi-row statement per table, one number per tenant taken at
-//! once, one notification and one commit.
+//! (see [`crate::batch`]), and each batch is written together: one number
+//! per tenant taken at once, one notification, one commit. On SQLite that
+//! is a transaction of multi-row inserts, one per table; on PostgreSQL
+//! (`ONE_STATEMENT_CREATIONS`) one statement of data-modifying `WITH`
+//! queries, outside a transaction when no creation of the batch
+//! references anything (see [`SqlStore::create_together`]).
 //!
 //! Each creation keeps its own outcome. Its references (company, parent,
 //! stores, account) are checked one by one in the batch's transaction, and
