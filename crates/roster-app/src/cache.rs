@@ -24,6 +24,9 @@
 //!   is complete (another process's commit to it touches everything).
 //! - `Duration::ZERO` turns the cache off: every request reads the database.
 //! - A check may ask for `"consistency": "full"`, which reads through.
+//! - A user listing reads which users are on the page from the database
+//!   every time, and takes the users themselves from the users cache: what
+//!   it shows of each is as fresh as `GET …/users/{id}`.
 //! - Entries also expire after [`BACKSTOP`] (or `staleness`, if longer), for
 //!   changes made outside Roster (by hand, in SQL), which announce nothing.
 //!
@@ -36,13 +39,16 @@
 //! `&str`, or a hash of tenant and store id, and an entry keeps its tenant
 //! (and store id), which a lookup compares, so ids never cross tenants.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use roster_core::{Session, Subject, User};
-use roster_store::{ApiKeyIdentity, CheckFacts, DeviceIdentity, Entity, Horizon, Store};
+use roster_store::{
+    ApiKeyIdentity, CheckFacts, DeviceIdentity, Entity, Horizon, Listed, Page, Store, UserFilter,
+};
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -549,6 +555,62 @@ impl App {
         };
         cache.keep(&cache.users, id, at, kept);
         Ok(user)
+    }
+
+    /// The listing `filter` and `page` select, its users from the cache
+    /// when fresh: the page's ids are read (a walk by store reads no user
+    /// row), then, in one statement, the users the cache misses. A user
+    /// deleted between the two is left out of the page.
+    pub(crate) async fn list_users_cached(
+        &self,
+        tenant: &str,
+        filter: &UserFilter,
+        page: &Page,
+    ) -> AppResult<Listed<User>> {
+        let (cache, store) = (&self.cache, &*self.store);
+        if !cache.enabled {
+            return Ok(store.list_users(tenant, filter, page).await?);
+        }
+        let at = cache.stamp(store);
+        let Listed { items: ids, next } = store.list_user_ids(tenant, filter, page).await?;
+        let changes = store.changes();
+        let mut found: Vec<(Uuid, Option<Arc<User>>)> = ids
+            .into_iter()
+            .map(|id| {
+                let kept = cache.fresh(&cache.users, &id, at, |kept, read| {
+                    kept.tenant == tenant && changes.untouched_since(read, kept.entities(id))
+                });
+                (id, kept.map(|kept| kept.value))
+            })
+            .collect();
+        let missed: Vec<Uuid> = found
+            .iter()
+            .filter(|(_, user)| user.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        if !missed.is_empty() {
+            let mut read: HashMap<Uuid, Arc<User>> = store
+                .get_users(tenant, &missed)
+                .await?
+                .into_iter()
+                .map(|user| (user.id, Arc::new(user)))
+                .collect();
+            for (id, user) in found.iter_mut().filter(|(_, user)| user.is_none()) {
+                if let Some(read) = read.remove(id) {
+                    let kept = OfUser {
+                        tenant: tenant.to_string(),
+                        value: read.clone(),
+                    };
+                    cache.keep(&cache.users, *id, at, kept);
+                    *user = Some(read);
+                }
+            }
+        }
+        let items = found
+            .into_iter()
+            .filter_map(|(_, user)| user.map(|user| User::clone(&user)))
+            .collect();
+        Ok(Listed { items, next })
     }
 
     /// Every cache's hits and misses since this application started.

@@ -163,11 +163,9 @@ impl Users<'_> {
     ) -> AppResult<Listed<User>> {
         right.require_read(scope)?;
         scope.require_whole_tenant()?;
-        Ok(self
-            .app
-            .store
-            .list_users(scope.tenant(), filter, page)
-            .await?)
+        self.app
+            .list_users_cached(scope.tenant(), filter, page)
+            .await
     }
 
     /// The user with this `(source, external_id)`, if any (the store keeps

@@ -386,6 +386,16 @@ async fn tenants_are_isolated(store: &Arc<dyn Store>) {
         .unwrap()
         .items
         .is_empty());
+    // Nor its ids, nor a's users read by id (a listing's cache misses).
+    assert!(store
+        .list_user_ids(&b, &Default::default(), &page())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(store.get_users(&b, &[u]).await.unwrap().is_empty());
+    let own = store.get_users(&a, &[u, Uuid::now_v7()]).await.unwrap();
+    assert_eq!(own.iter().map(|user| user.id).collect::<Vec<_>>(), [u]);
 }
 
 async fn contacts_keep_one_primary_per_type(store: &Arc<dyn Store>) {

@@ -2575,7 +2575,8 @@ impl EngineReport {
                 ));
             }
         }
-        if self.burst.answered == 0 {
+        // (A burst left out by `--only` sent nothing and is no problem.)
+        if self.burst.concurrency > 0 && self.burst.answered == 0 {
             problems.push(format!(
                 "{} 6: no sign-in of the burst was answered",
                 self.engine

@@ -2,14 +2,18 @@
 //! listing by store and role walks the store's holders of the role
 //! (`store_roles`), one by store alone the store's users
 //! (`user_stores_walk`; see `docs/architecture.md`, "Storage"); any other
-//! walks the tenant's users in number order.
+//! walks the tenant's users in number order. A listing served from the
+//! users cache reads the page's ids alone (`list_user_ids`; a walk by
+//! store with no other filter never touches `users`), then the users it
+//! misses (`get_users`).
 
 use roster_core::User;
 use sqlx::QueryBuilder;
+use uuid::Uuid;
 
 use super::page::{after_number, paged};
 use super::user_rows::{users_from_rows, UserRow, USER_COLUMNS};
-use super::{Conn, Db, STORE_ROLES_RECHECK};
+use super::{uuid, Conn, Db, STORE_ROLES_RECHECK};
 use crate::{Listed, Page, Result, UserFilter};
 
 pub(super) async fn list_users(
@@ -18,8 +22,77 @@ pub(super) async fn list_users(
     filter: &UserFilter,
     page: &Page,
 ) -> Result<Listed<User>> {
+    let mut q = listing(Select::Users, tenant, filter, page)?;
+    let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let users = users_from_rows(rows)?;
+    Ok(paged(users, page, |u: &User| u.number.to_string()))
+}
+
+pub(super) async fn list_user_ids(
+    conn: &mut Conn,
+    tenant: &str,
+    filter: &UserFilter,
+    page: &Page,
+) -> Result<Listed<Uuid>> {
+    let mut q = listing(Select::Ids, tenant, filter, page)?;
+    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let Listed { items, next } = paged(rows, page, |(_, number)| number.to_string());
+    let items = items
+        .iter()
+        .map(|(id, _)| uuid(id))
+        .collect::<Result<_>>()?;
+    Ok(Listed { items, next })
+}
+
+pub(super) async fn get_users(conn: &mut Conn, tenant: &str, ids: &[Uuid]) -> Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<Db>::new(format!(
+        "SELECT {} FROM users WHERE tenant_id = ",
+        *USER_COLUMNS
+    ));
+    q.push_bind(tenant.to_string()).push(" AND id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    q.push(")");
+    let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    users_from_rows(rows)
+}
+
+/// What a listing reads of each user it finds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// The whole user ([`USER_COLUMNS`]).
+    Users,
+    /// Its `id` and `number`.
+    Ids,
+}
+
+/// The listing's statement: `limit + 1` users (or ids) in number order.
+fn listing<'a>(
+    select: Select,
+    tenant: &str,
+    filter: &UserFilter,
+    page: &Page,
+) -> Result<QueryBuilder<'a, Db>> {
     let after = after_number(page)?;
-    let mut q = QueryBuilder::<Db>::new(format!("SELECT {} FROM ", *USER_COLUMNS));
+    // A walk by store answers an id listing by itself unless a filter
+    // needs the user's own columns.
+    let by_columns = filter.email.is_some()
+        || filter.external_id.is_some()
+        || filter.number.is_some()
+        || filter.company_id.is_some()
+        || filter.status.is_some()
+        || filter.q.is_some();
+    let walk_only = select == Select::Ids && filter.store_id.is_some() && !by_columns;
+    let mut q = QueryBuilder::<Db>::new(match select {
+        Select::Users => format!("SELECT {} FROM ", *USER_COLUMNS),
+        Select::Ids if walk_only => "SELECT walk_user AS id, walk_number AS number FROM ".into(),
+        Select::Ids => "SELECT users.id AS id, users.number AS number FROM ".into(),
+    });
     // (`CROSS JOIN` keeps a walk the outer loop on SQLite, which has no
     // statistics to choose it by.)
     match (&filter.store_id, &filter.role) {
@@ -51,7 +124,7 @@ pub(super) async fn list_users(
                      r.role = store_roles.role)",
                 );
             }
-            q.push(") AS walk CROSS JOIN users");
+            q.push(") AS walk");
         }
         // A store's users: walked in number order (`user_stores_walk`),
         // the walk stopping at a page's worth of matches, so the cost
@@ -68,11 +141,19 @@ pub(super) async fn list_users(
             if let Some(after) = after {
                 q.push(" AND user_number > ").push_bind(after);
             }
-            q.push(") AS walk CROSS JOIN users");
+            q.push(") AS walk");
         }
         (None, _) => {
             q.push("users");
         }
+    }
+    if walk_only {
+        q.push(" ORDER BY walk.walk_number LIMIT ")
+            .push_bind(page.limit + 1);
+        return Ok(q);
+    }
+    if filter.store_id.is_some() {
+        q.push(" CROSS JOIN users");
     }
     q.push(" WHERE users.tenant_id = ")
         .push_bind(tenant.to_string());
@@ -147,7 +228,5 @@ pub(super) async fn list_users(
         }
     }
     q.push(" LIMIT ").push_bind(page.limit + 1);
-    let rows: Vec<UserRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-    let users = users_from_rows(rows)?;
-    Ok(paged(users, page, |u: &User| u.number.to_string()))
+    Ok(q)
 }

@@ -499,6 +499,21 @@ impl UserStore for SqlStore {
         super::user_list::list_users(&mut conn, tenant, filter, page).await
     }
 
+    async fn list_user_ids(
+        &self,
+        tenant: &str,
+        filter: &UserFilter,
+        page: &Page,
+    ) -> Result<Listed<Uuid>> {
+        let mut conn = self.read.acquire().await?;
+        super::user_list::list_user_ids(&mut conn, tenant, filter, page).await
+    }
+
+    async fn get_users(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<User>> {
+        let mut conn = self.read.acquire().await?;
+        super::user_list::get_users(&mut conn, tenant, ids).await
+    }
+
     async fn query_users(&self, tenant: &str, query: &UserQuery) -> Result<QueriedUsers> {
         let mut conn = self.read.acquire().await?;
         super::user_query::query_users(&mut conn, tenant, query).await

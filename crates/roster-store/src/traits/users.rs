@@ -67,6 +67,18 @@ pub trait UserStore: Send + Sync + 'static {
         filter: &UserFilter,
         page: &Page,
     ) -> Result<Listed<User>>;
+    /// The page `list_users` would answer, as the ids of its users in
+    /// order (the resume key the same): a listing served from a cache of
+    /// users reads only this, and `get_users` for the users it misses.
+    async fn list_user_ids(
+        &self,
+        tenant: &str,
+        filter: &UserFilter,
+        page: &Page,
+    ) -> Result<Listed<Uuid>>;
+    /// The users of `tenant` among `ids`, in no particular order; an id
+    /// with no user (deleted, or of another tenant) is left out.
+    async fn get_users(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<User>>;
     /// The users meeting a condition, sorted and sliced, with their count.
     async fn query_users(&self, tenant: &str, query: &UserQuery) -> Result<QueriedUsers>;
     /// Applies a patch (the user in its company, if `user` names one).

@@ -17,6 +17,7 @@ use crate::support::{id, test_config, Engine, TestApp, ADMIN, PASSWORD};
 on_both_engines!(
     one_users_changes_leave_anothers_entries_alone,
     every_change_to_a_user_shows_in_its_next_read,
+    a_listing_takes_its_users_from_the_cache_and_shows_every_change,
 );
 
 fn staleness(ms: u64) -> Config {
@@ -301,4 +302,101 @@ async fn every_change_to_a_user_shows_in_its_next_read(engine: Engine) {
     warm().await;
     this.delete(&path, ADMIN).await.expect(204);
     honoured("id", json!(404)).await;
+}
+
+/// The first names on a listing's page, in order, and its next cursor.
+async fn listed(app: &TestApp, path: &str, key: &str) -> (Vec<Value>, Value) {
+    let page = app.get(path, key).await.expect(200);
+    let names = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["first_name"].clone())
+        .collect();
+    (names, page["next_cursor"].clone())
+}
+
+async fn a_listing_takes_its_users_from_the_cache_and_shows_every_change(engine: Engine) {
+    let this = TestApp::start_with(engine, staleness(60_000)).await;
+    let other = this.sibling_with(staleness(300)).await;
+    let t = this.tenant("acme").await;
+    let store = this.store(&t, "main").await;
+    let with_store = json!({"store_ids": [store]});
+    let mut ids = Vec::new();
+    for (code, name) in [("1001", "Ada"), ("1002", "Bo"), ("1003", "Cy")] {
+        let mut extra = with_store.clone();
+        extra["first_name"] = json!(name);
+        ids.push(cashier(&this, &t, code, extra).await);
+    }
+    let key = this.key(&t, &["VIEW_USERS"]).await;
+    let by_store_and_role = format!("/v1/tenants/{t}/users?role=ACCESS&store_id={store}");
+    let by_status = format!("/v1/tenants/{t}/users?status=ACTIVE");
+
+    // Warm, the page is answered from memory: one hit per user, no miss.
+    until_hit(&this, "users", || async {
+        listed(&this, &by_store_and_role, &key).await;
+    })
+    .await;
+    let before = lookups(&this, "users").await;
+    let (names, next) = listed(&this, &by_store_and_role, &key).await;
+    assert_eq!(names, [json!("Ada"), json!("Bo"), json!("Cy")]);
+    assert_eq!(next, Value::Null);
+    assert_eq!(lookups(&this, "users").await, (before.0 + 3, before.1));
+    // A listing filtered by the users' own columns reads their ids from
+    // the rows and the users from memory too.
+    let before = lookups(&this, "users").await;
+    let (names, _) = listed(&this, &by_status, &key).await;
+    assert_eq!(names, [json!("Ada"), json!("Bo"), json!("Cy")]);
+    assert_eq!(lookups(&this, "users").await, (before.0 + 3, before.1));
+
+    // Another tenant lists none of them, warm as they are.
+    let elsewhere = this.tenant("globex").await;
+    let foreign = this.key(&elsewhere, &["VIEW_USERS"]).await;
+    let (names, _) = listed(&this, &format!("/v1/tenants/{elsewhere}/users"), &foreign).await;
+    assert_eq!(names, Vec::<Value>::new());
+
+    // Cursors work the same: a page of one, then the rest.
+    let (first, next) = listed(&this, &format!("{by_store_and_role}&limit=1"), &key).await;
+    assert_eq!(first, [json!("Ada")]);
+    let cursor = next.as_str().expect("a next cursor");
+    let (rest, next) = listed(
+        &this,
+        &format!("{by_store_and_role}&limit=5&cursor={cursor}"),
+        &key,
+    )
+    .await;
+    assert_eq!(rest, [json!("Bo"), json!("Cy")]);
+    assert_eq!(next, Value::Null);
+
+    // A change to one user is a miss for it alone, shown at once here and
+    // within the bound by the other process.
+    let user = |i: usize| format!("/v1/tenants/{t}/users/{}", ids[i]);
+    shown_within(&other, &by_store_and_role, &key, json!(["Ada", "Bo", "Cy"])).await;
+    let before = lookups(&this, "users").await;
+    this.patch(&user(0), ADMIN, json!({"first_name": "Ida"}))
+        .await
+        .expect(200);
+    let (names, _) = listed(&this, &by_store_and_role, &key).await;
+    assert_eq!(names, [json!("Ida"), json!("Bo"), json!("Cy")]);
+    assert_eq!(lookups(&this, "users").await, (before.0 + 2, before.1 + 1));
+    shown_within(&other, &by_store_and_role, &key, json!(["Ida", "Bo", "Cy"])).await;
+
+    // Losing the store, the role, or the user leaves the page at once.
+    this.patch(&user(0), ADMIN, json!({"store_ids": []}))
+        .await
+        .expect(200);
+    this.patch(&user(1), ADMIN, json!({"tenant_role": "ADMIN"}))
+        .await
+        .expect(200);
+    this.delete(&user(2), ADMIN).await.expect(204);
+    let (names, _) = listed(&this, &by_store_and_role, &key).await;
+    assert_eq!(names, Vec::<Value>::new());
+    shown_within(&other, &by_store_and_role, &key, json!([])).await;
+}
+
+/// Waits until `app`'s listing at `path` shows the first names `wanted`,
+/// within the other process's bound (300 ms) and some slack.
+async fn shown_within(app: &TestApp, path: &str, key: &str, wanted: Value) {
+    let took = time_until(&wanted, || async { json!(listed(app, path, key).await.0) }).await;
+    assert!(took <= Duration::from_secs(1), "{wanted}: {took:?}");
 }
