@@ -105,13 +105,7 @@ impl SqlStore {
             numbers,
             changes: Default::default(),
             watch: Default::default(),
-            creations: std::sync::Arc::new(crate::batch::Batches::new(
-                std::env::var("XTURNS")
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(CREATION_TURNS),
-                sql::BATCH,
-            )),
+            creations: std::sync::Arc::new(crate::batch::Batches::new(CREATION_TURNS, sql::BATCH)),
         })
     }
 }
