@@ -356,6 +356,30 @@ impl Cache {
         .map(|kept| kept.value)
     }
 
+    /// The whole user `id` of `tenant`, if kept and untouched since.
+    fn whole_user(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        at: Stamp,
+        store: &dyn Store,
+    ) -> Option<Arc<User>> {
+        let changes = store.changes();
+        self.fresh(&self.users, &id, at, |kept, read| {
+            kept.tenant == tenant && changes.untouched_since(read, kept.entities(id))
+        })
+        .map(|kept| kept.value)
+    }
+
+    /// Keeps a whole user of `tenant` as read at `at`.
+    fn keep_user(&self, tenant: &str, at: Stamp, user: &Arc<User>) {
+        let kept = OfUser {
+            tenant: tenant.to_string(),
+            value: user.clone(),
+        };
+        self.keep(&self.users, user.id, at, kept);
+    }
+
     fn store_exists(&self, tenant: &str, id: &str, at: Stamp, store: &dyn Store) -> bool {
         let changes = store.changes();
         let key = self.store_key(tenant, id);
@@ -541,19 +565,11 @@ impl App {
     pub(crate) async fn find_user(&self, tenant: &str, id: Uuid) -> AppResult<Arc<User>> {
         let (cache, store) = (&self.cache, &*self.store);
         let at = cache.stamp(store);
-        let changes = store.changes();
-        let found = cache.fresh(&cache.users, &id, at, |kept, read| {
-            kept.tenant == tenant && changes.untouched_since(read, kept.entities(id))
-        });
-        if let Some(kept) = found {
-            return Ok(kept.value);
+        if let Some(user) = cache.whole_user(tenant, id, at, store) {
+            return Ok(user);
         }
         let user = Arc::new(store.get_user(tenant, id).await?);
-        let kept = OfUser {
-            tenant: tenant.to_string(),
-            value: user.clone(),
-        };
-        cache.keep(&cache.users, id, at, kept);
+        cache.keep_user(tenant, at, &user);
         Ok(user)
     }
 
@@ -573,15 +589,9 @@ impl App {
         }
         let at = cache.stamp(store);
         let Listed { items: ids, next } = store.list_user_ids(tenant, filter, page).await?;
-        let changes = store.changes();
         let mut found: Vec<(Uuid, Option<Arc<User>>)> = ids
             .into_iter()
-            .map(|id| {
-                let kept = cache.fresh(&cache.users, &id, at, |kept, read| {
-                    kept.tenant == tenant && changes.untouched_since(read, kept.entities(id))
-                });
-                (id, kept.map(|kept| kept.value))
-            })
+            .map(|id| (id, cache.whole_user(tenant, id, at, store)))
             .collect();
         let missed: Vec<Uuid> = found
             .iter()
@@ -597,11 +607,7 @@ impl App {
                 .collect();
             for (id, user) in found.iter_mut().filter(|(_, user)| user.is_none()) {
                 if let Some(read) = read.remove(id) {
-                    let kept = OfUser {
-                        tenant: tenant.to_string(),
-                        value: read.clone(),
-                    };
-                    cache.keep(&cache.users, *id, at, kept);
+                    cache.keep_user(tenant, at, &read);
                     *user = Some(read);
                 }
             }
