@@ -89,6 +89,21 @@ impl SqlStore {
             .busy_timeout(Duration::from_secs(10));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A write cancelled inside `begin_with("BEGIN IMMEDIATE")`
+            // (a client hanging up, a request timeout), after its `BEGIN`
+            // ran but before sqlx made the `Transaction`, hands the
+            // connection back still in that (empty) transaction: sqlx
+            // 0.8.6 rolls back a cancelled `BEGIN` only while it is being
+            // acknowledged, not across its later check of the handle.
+            // Every later write would then fail ("begin_with at non-zero
+            // transaction depth") and the file's write lock stay held; so
+            // such a connection is closed (which rolls it back) and the
+            // next write opens another.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    Ok(<sqlx::sqlite::SqliteTransactionManager as sqlx::TransactionManager>::get_transaction_depth(conn) == 0)
+                })
+            })
             .connect_with(connect.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
