@@ -55,9 +55,9 @@ const JSON_TEXT: &str = "::text";
 const CREATION_TURNS: usize = 2;
 
 /// Whether a batch of user creations is written in one statement of
-/// data-modifying `WITH` queries (see `sql/user_batch.rs`), its audit event
-/// ids taken with its numbers beforehand: two round trips for the batch
-/// rather than seven.
+/// data-modifying `WITH` queries (see `sql/user_batch.rs`), which numbers
+/// its users and takes their audit event ids itself: one round trip for the
+/// batch rather than seven.
 const ONE_STATEMENT_CREATIONS: bool = true;
 
 /// The store on PostgreSQL: cheap to clone (pools and shared state).
@@ -155,15 +155,6 @@ impl SqlStore {
         touched: &[crate::Entity<'_>],
     ) -> Result<(), sqlx::Error> {
         self.watch.announce(tx, touched).await
-    }
-
-    /// The notification `announce_change` sends for `touched`, as
-    /// `(channel, payload)`, for a statement that sends it itself.
-    pub(crate) fn notification(
-        &self,
-        touched: &[crate::Entity<'_>],
-    ) -> Option<(&'static str, String)> {
-        Some(self.watch.notification(touched))
     }
 
     /// Where per-tenant numbers are taken (see `numbers`).

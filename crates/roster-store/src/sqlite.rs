@@ -343,14 +343,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// No notification: one process owns the file.
-    pub(crate) fn notification(
-        &self,
-        _touched: &[crate::Entity<'_>],
-    ) -> Option<(&'static str, String)> {
-        None
-    }
-
     /// Numbers are taken in the creating transaction: writes take turns.
     pub(crate) fn numbers(&self) -> Option<&sqlx::Pool<Db>> {
         None

@@ -91,7 +91,7 @@ impl Watch {
     }
 
     /// The notification of a change to `touched`: `(channel, payload)`.
-    pub(crate) fn notification(&self, touched: &[Entity<'_>]) -> (&'static str, String) {
+    fn notification(&self, touched: &[Entity<'_>]) -> (&'static str, String) {
         let mut payload = format!("change {}", self.instance);
         for entity in touched {
             payload.push('\n');

@@ -141,6 +141,7 @@ macro_rules! conformance {
 
 conformance!(
     tenants_are_created_read_and_unique,
+    creations_in_a_missing_tenant_are_not_found_and_spare_their_neighbours,
     stores_and_companies_are_numbered_per_tenant,
     user_emails_are_unique_case_insensitively,
     tenants_are_isolated,
@@ -278,6 +279,49 @@ async fn tenants_are_created_read_and_unique(store: &Arc<dyn Store>) {
     ));
     let events = store.list_events(&t, &page()).await.unwrap();
     assert_eq!(events.items[0].action, "tenant.created");
+}
+
+/// Creations at once in a tenant and in one that does not exist (they may
+/// share a batch): those in the missing tenant are not found, the others
+/// are created, numbered and audited as if alone.
+async fn creations_in_a_missing_tenant_are_not_found_and_spare_their_neighbours(
+    store: &Arc<dyn Store>,
+) {
+    let t = tenant(store, "acme").await;
+    let writes = (0..12).map(|i| {
+        let store = store.clone();
+        let tenant = if i % 2 == 0 {
+            t.clone()
+        } else {
+            "ghost".to_string()
+        };
+        let new = new_user(None, None, Some(&format!("user{i}@example.com")));
+        tokio::spawn(async move {
+            (
+                tenant.clone(),
+                store.create_user(&tenant, new, &ACTOR).await,
+            )
+        })
+    });
+    let mut numbers = Vec::new();
+    for joined in futures::future::join_all(writes).await {
+        match joined.expect("the write task") {
+            (tenant, Ok(user)) if tenant == t => numbers.push(user.number),
+            (tenant, Err(StoreError::NotFound("tenant"))) if tenant == "ghost" => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=6).collect::<Vec<_>>(), "numbered as if alone");
+    let events = store.list_events(&t, &page()).await.unwrap();
+    let created = events.items.iter().filter(|e| e.action == "user.created");
+    assert_eq!(created.count(), 6, "{:?}", events.items);
+    assert!(matches!(
+        store
+            .create_user("ghost", new_user(None, None, None), &ACTOR)
+            .await,
+        Err(StoreError::NotFound("tenant"))
+    ));
 }
 
 async fn stores_and_companies_are_numbered_per_tenant(store: &Arc<dyn Store>) {

@@ -466,7 +466,7 @@ impl AccountStore for SqlStore {
                     },
                     store_ids: Vec::new(),
                 };
-                insert_user(self, &mut tx, &tenant, &new, &actor, None).await?
+                insert_user(self, &mut tx, &tenant, &new, &actor).await?
             }
         };
         audit(

@@ -145,59 +145,121 @@ fn user_cloud_events(
         .iter()
         .zip(ids)
         .map(|((_, user, _), &audit_id)| {
-            let target = format!("user:{}", user.id);
             let uid = uuid::Uuid::now_v7().to_string();
-            let body = serde_json::to_string(&CloudEvent {
-                specversion: "1.0",
-                id: &uid,
-                auditid: audit_id.to_string(),
-                source: &source,
-                r#type: &event_type,
-                subject: events::subject_of(&target),
-                time: at,
-                datacontenttype: "application/json",
-                data: user,
-            })
-            .expect("records serialise to JSON");
+            let body = user_cloud_event(&source, &event_type, &uid, audit_id.to_string(), user, at);
             (audit_id, uid, body)
         })
         .collect()
 }
 
-/// Pushes the audit events of `entries`, numbered `ids` beforehand (see
-/// `ONE_STATEMENT_CREATIONS`), and their CloudEvents onto `q` as parts of
-/// a `WITH`, as [`audit_users`] inserts them, each named
-/// `{prefix}_{table}` and followed by a comma. PostgreSQL only: the ids are
-/// given (`OVERRIDING SYSTEM VALUE`) so the CloudEvents can carry them.
-pub(super) fn push_user_audit_with<'q>(
+/// The CloudEvent `uid` of `event_type` on `user`, as JSON.
+fn user_cloud_event(
+    source: &str,
+    event_type: &str,
+    uid: &str,
+    audit_id: String,
+    user: &User,
+    at: DateTime<Utc>,
+) -> String {
+    serde_json::to_string(&CloudEvent {
+        specversion: "1.0",
+        id: uid,
+        auditid: audit_id,
+        source,
+        r#type: event_type,
+        subject: events::subject_of(&format!("user:{}", user.id)),
+        time: at,
+        datacontenttype: "application/json",
+        data: user,
+    })
+    .expect("records serialise to JSON")
+}
+
+/// A user's number while its CloudEvent is cut around it (see
+/// [`push_creations_audit_with`]); no user is ever numbered so.
+const NUMBER_MARK: i64 = i64::MIN;
+
+/// The CloudEvent of a created user whose audit event id and number the
+/// statement writing it assigns: the JSON cut before the audit id, between
+/// it and the number, and after the number, so that SQL joins them back
+/// as `head || id || middle || number || tail`.
+fn cut_cloud_event(
+    source: &str,
+    event_type: &str,
+    uid: &str,
+    user: &User,
+    at: DateTime<Utc>,
+) -> [String; 3] {
+    let mut marked = user.clone();
+    marked.number = NUMBER_MARK;
+    let json = user_cloud_event(source, event_type, uid, String::new(), &marked, at);
+    // serde writes fields in order and escapes every quote inside a
+    // string, so the first of each is the field itself: `auditid` comes
+    // before `data`, and a user's `number` before anything it holds.
+    let audit = "\"auditid\":\"";
+    let number = format!("\"number\":{NUMBER_MARK}");
+    let a = json.find(audit).expect("a CloudEvent has an auditid") + audit.len();
+    let n = a + json[a..].find(&number).expect("a user has a number") + "\"number\":".len();
+    let end = n + NUMBER_MARK.to_string().len();
+    [
+        json[..a].to_string(),
+        json[a..n].to_string(),
+        json[end..].to_string(),
+    ]
+}
+
+/// Pushes, onto `q` as parts of a `WITH`, the audit events (`user.created`,
+/// by each creation's actor) and CloudEvents of the users that
+/// `{prefix}_users` (see `push_creations_with`) inserts and returns, each
+/// named `{prefix}_{table}` and followed by a comma: what [`audit_users`]
+/// writes for them, with the event ids and user numbers the statement
+/// itself assigns. PostgreSQL only.
+pub(super) fn push_creations_audit_with<'q>(
     q: &mut QueryBuilder<'q, Db>,
     prefix: &str,
     tenant: &'q str,
-    action: &'q str,
-    entries: &[(&Actor, User, String)],
-    ids: &[i64],
+    entries: &[(&Actor, User)],
     at: DateTime<Utc>,
 ) {
+    const ACTION: &str = "user.created";
+    let event_type = events::event_type(ACTION);
+    let source = format!("/tenants/{tenant}");
     q.push(format_args!(
-        "{prefix}_events AS (INSERT INTO events (tenant_id, id, actor, action, target, summary, \
-         at) OVERRIDING SYSTEM VALUE "
+        "{prefix}_created (user_id, actor, uid, head, middle, tail) AS ("
     ));
-    q.push_values(
-        entries.iter().zip(ids),
-        |mut row, ((actor, user, summary), id)| {
-            row.push_bind(tenant)
-                .push_bind(*id)
-                .push_bind(actor.to_string())
-                .push_bind(action)
-                .push_bind(format!("user:{}", user.id))
-                .push_bind(summary.clone())
-                .push_bind(at);
-        },
-    );
-    q.push(format_args!(" RETURNING 1), {prefix}_outbox AS ("));
-    let rows = user_cloud_events(tenant, action, entries, ids, at);
-    push_outbox(q, tenant, action, rows, at);
-    q.push(" RETURNING 1), ");
+    q.push_values(entries, |mut row, (actor, user)| {
+        let uid = uuid::Uuid::now_v7().to_string();
+        let [head, middle, tail] = cut_cloud_event(&source, &event_type, &uid, user, at);
+        row.push_bind(user.id.to_string())
+            .push_bind(actor.to_string())
+            .push_bind(uid)
+            .push_bind(head)
+            .push_bind(middle)
+            .push_bind(tail);
+    });
+    q.push(format_args!(
+        "), {prefix}_events AS (INSERT INTO events (tenant_id, actor, action, target, summary, \
+         at) SELECT "
+    ))
+    .push_bind(tenant)
+    .push(", c.actor, ")
+    .push_bind(ACTION)
+    .push(", 'user:' || u.id, 'created user #' || u.number, ")
+    .push_bind(at)
+    .push(format_args!(
+        " FROM {prefix}_users u JOIN {prefix}_created c ON c.user_id = u.id RETURNING id, \
+         target), {prefix}_outbox AS (INSERT INTO outbox (tenant_id, id, uid, type, body, \
+         created_at) SELECT "
+    ))
+    .push_bind(tenant)
+    .push(", e.id, c.uid, ")
+    .push_bind(event_type)
+    .push(", c.head || e.id || c.middle || u.number || c.tail, ")
+    .push_bind(at)
+    .push(format_args!(
+        " FROM {prefix}_events e JOIN {prefix}_users u ON e.target = 'user:' || u.id JOIN \
+         {prefix}_created c ON c.user_id = u.id RETURNING 1), "
+    ));
 }
 
 /// Pushes the `INSERT` of `rows` (`(id, uid, body)`, the CloudEvents of

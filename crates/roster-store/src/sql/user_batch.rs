@@ -1,10 +1,12 @@
 //! Group commit for user creations: concurrent `create_user` calls queue
 //! (see [`crate::batch`]), and each batch is written together: one number
-//! per tenant taken at once, one notification, one commit. On SQLite that
-//! is a transaction of multi-row inserts, one per table; on PostgreSQL
+//! per tenant taken at once, one commit. On SQLite that is a transaction of
+//! multi-row inserts, one per table; on PostgreSQL
 //! (`ONE_STATEMENT_CREATIONS`) one statement of data-modifying `WITH`
-//! queries, outside a transaction when no creation of the batch
-//! references anything (see [`SqlStore::create_together`]).
+//! queries that numbers the users itself, outside a transaction when no
+//! creation of the batch references anything (see
+//! [`SqlStore::create_together`]). A batch announces nothing to other
+//! processes (see `write_in_one_statement`).
 //!
 //! Each creation keeps its own outcome. Its references (company, parent,
 //! stores, account) are checked one by one in the batch's transaction, and
@@ -17,12 +19,14 @@
 //! creation of the batch is answered with the error, as a lone creation's
 //! failed commit would be.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use roster_core::{Actor, NewUser, User};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::audit::{audit_users, push_user_audit_with};
+use super::audit::{audit_users, push_creations_audit_with};
 use super::user_inserts::{insert_creations, push_creations_with, Creation};
 use super::users::check_user_references;
 use super::{now, Conn, Db, SqlStore, ONE_STATEMENT_CREATIONS};
@@ -75,14 +79,10 @@ impl SqlStore {
     /// Writes a batch and answers each of its creations.
     async fn create_users(&self, batch: Vec<Pending>) {
         let mut outcomes: Vec<Option<Result<User>>> = batch.iter().map(|_| None).collect();
-        let mut numbers: Vec<Option<i64>> = vec![None; batch.len()];
         // A lone creation is written apart, unless the batch's single
         // statement saves it round trips too.
         if batch.len() > 1 || ONE_STATEMENT_CREATIONS {
-            match self
-                .create_together(&batch, &mut outcomes, &mut numbers)
-                .await
-            {
+            match self.create_together(&batch, &mut outcomes).await {
                 Ok(()) => {}
                 Err(Apart::Commit(e)) => {
                     let e = e.to_string();
@@ -98,23 +98,18 @@ impl SqlStore {
                             *outcome = None;
                         }
                     }
-                    // Numbers taken in the rolled-back transaction went
-                    // back with it; those taken apart (PostgreSQL) are
-                    // kept, and used by the retry, so a creation still
-                    // takes one number at most.
-                    if self.numbers().is_none() {
-                        numbers.fill(None);
-                    }
                 }
             }
         }
-        for ((pending, outcome), number) in batch.into_iter().zip(outcomes).zip(numbers) {
+        // The numbers a failed batch took went back with it (they are
+        // taken in its statement or transaction), so a creation still
+        // takes one number at most.
+        for (pending, outcome) in batch.into_iter().zip(outcomes) {
             let outcome = match outcome {
                 Some(outcome) => outcome,
                 None => {
                     let c = &pending.item;
-                    self.create_user_alone(&c.tenant, &c.new, &c.actor, number)
-                        .await
+                    self.create_user_alone(&c.tenant, &c.new, &c.actor).await
                 }
             };
             let _ = pending.reply.send(outcome);
@@ -124,18 +119,17 @@ impl SqlStore {
     /// Writes the creations of `batch` together. Each creation's outcome
     /// goes to its place in `outcomes`: its error when its own checks
     /// failed, its user once written (which counts only if the batch
-    /// commits); the number it was given, to its place in `numbers`.
+    /// commits).
     ///
     /// Where the engine writes a batch in one statement
     /// (`ONE_STATEMENT_CREATIONS`) and no creation references anything
     /// (a company, parent, store or account, whose checks lock rows until
     /// the write commits), that statement runs on its own, outside a
-    /// transaction: with its numbers taken apart, two round trips in all.
+    /// transaction: one round trip in all.
     async fn create_together(
         &self,
         batch: &[Pending],
         outcomes: &mut [Option<Result<User>>],
-        numbers: &mut [Option<i64>],
     ) -> Result<(), Apart> {
         let mut slot = self.writer().await.map_err(|_| Apart::Retry)?;
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
@@ -144,7 +138,7 @@ impl SqlStore {
         let touched = match slot.autocommit().filter(|_| apart) {
             Some(conn) => {
                 let parts = self
-                    .write_batch(conn, batch, &ids, outcomes, numbers)
+                    .write_batch(conn, batch, &ids, outcomes)
                     .await
                     .map_err(|e| match e {
                         // The statement failed: none of it was written.
@@ -159,18 +153,14 @@ impl SqlStore {
             None => {
                 let mut tx = slot.begin().await.map_err(|_| Apart::Retry)?;
                 let parts = self
-                    .write_batch(&mut tx, batch, &ids, outcomes, numbers)
+                    .write_batch(&mut tx, batch, &ids, outcomes)
                     .await
                     .map_err(|e| match e {
                         Apart::Commit(e) => retry(e),
                         e => e,
                     })?;
+                // No notification: see `write_in_one_statement`.
                 let touched = answer(&parts, outcomes);
-                if !ONE_STATEMENT_CREATIONS {
-                    self.announce_change(&mut tx, &touched)
-                        .await
-                        .map_err(|_| Apart::Retry)?;
-                }
                 tx.commit()
                     .await
                     .map_err(|e| Apart::Commit(StoreError::Database(e)))?;
@@ -184,16 +174,16 @@ impl SqlStore {
 
     /// Checks, numbers and writes the creations of `batch` on `conn`
     /// (see [`Self::create_together`]): their parts, one per tenant. A
-    /// creation whose own checks fail is answered in `outcomes` and left
-    /// out. `Apart::Commit` carries the write's own error, which the
-    /// caller judges: rolled back with its transaction, or unknown.
+    /// creation whose own checks fail, or whose tenant does not exist, is
+    /// answered in `outcomes` and left out. `Apart::Commit` carries the
+    /// write's own error, which the caller judges: rolled back with its
+    /// transaction, or unknown.
     async fn write_batch<'b>(
         &self,
         conn: &mut Conn,
         batch: &'b [Pending],
         ids: &[Uuid],
         outcomes: &mut [Option<Result<User>>],
-        numbers: &mut [Option<i64>],
     ) -> Result<Vec<Part<'b>>, Apart> {
         for ((pending, id), outcome) in batch.iter().zip(ids).zip(outcomes.iter_mut()) {
             let c = &pending.item;
@@ -216,15 +206,15 @@ impl SqlStore {
             if places.is_empty() {
                 continue;
             }
-            let count = places.len() as i64;
-            let numbered = if ONE_STATEMENT_CREATIONS {
-                self.numbers_and_event_ids(conn, tenant, count).await
+            // The one statement numbers its users itself.
+            let first = if ONE_STATEMENT_CREATIONS {
+                Ok(0)
             } else {
-                let first = self.next_numbers(conn, tenant, "user", count).await;
-                first.map(|first| (first, Vec::new()))
+                let count = places.len() as i64;
+                self.next_numbers(conn, tenant, "user", count).await
             };
-            let (first, event_ids) = match numbered {
-                Ok(numbered) => numbered,
+            let first = match first {
+                Ok(first) => first,
                 Err(StoreError::NotFound(what)) => {
                     for &i in &places {
                         outcomes[i] = Some(Err(StoreError::NotFound(what)));
@@ -236,33 +226,45 @@ impl SqlStore {
             let creations = places
                 .iter()
                 .zip(first..)
-                .map(|(&i, number)| {
-                    numbers[i] = Some(number);
-                    Creation {
-                        id: ids[i],
-                        number,
-                        user: batch[i].item.new.clone(),
-                        contacts: Vec::new(),
-                    }
+                .map(|(&i, number)| Creation {
+                    id: ids[i],
+                    number,
+                    user: batch[i].item.new.clone(),
+                    contacts: Vec::new(),
                 })
                 .collect();
             parts.push(Part {
                 tenant,
                 places,
                 creations,
-                event_ids,
                 at,
             });
         }
-        let written = if ONE_STATEMENT_CREATIONS {
-            let touched = touched_by(&parts);
-            self.write_in_one_statement(conn, batch, &parts, &touched)
+        if !ONE_STATEMENT_CREATIONS {
+            self.write_in_statements(conn, batch, &parts)
                 .await
-                .map_err(StoreError::Database)
-        } else {
-            self.write_in_statements(conn, batch, &parts).await
-        };
-        written.map_err(Apart::Commit)?;
+                .map_err(Apart::Commit)?;
+            return Ok(parts);
+        }
+        let numbered = self
+            .write_in_one_statement(conn, batch, &parts)
+            .await
+            .map_err(|e| Apart::Commit(StoreError::Database(e)))?;
+        // A tenant that does not exist numbered, so inserted, nothing.
+        parts.retain_mut(|part| {
+            for c in &mut part.creations {
+                match numbered.get(&c.id) {
+                    Some(&number) => c.number = number,
+                    None => {
+                        for &i in &part.places {
+                            outcomes[i] = Some(Err(StoreError::NotFound("tenant")));
+                        }
+                        return false;
+                    }
+                }
+            }
+            true
+        });
         Ok(parts)
     }
 
@@ -281,68 +283,49 @@ impl SqlStore {
     }
 
     /// Writes `parts` in one statement of data-modifying `WITH` queries,
-    /// their notification (see `announce_change`) with them.
+    /// which numbers the users and takes their audit events' ids itself;
+    /// each user's number, by id.
+    ///
+    /// It sends no notification, unlike every other write: a creation
+    /// touches only its new user, whose id no process can have kept
+    /// (absence is never cached), so it has nothing to tell them. And a
+    /// `NOTIFY` is not free: PostgreSQL commits a notifying transaction
+    /// under a lock on the whole cluster, held across the commit's flush
+    /// (`PreCommit_Notify`), so notifying writes commit one after another.
     async fn write_in_one_statement(
         &self,
         conn: &mut Conn,
         batch: &[Pending],
         parts: &[Part<'_>],
-        touched: &[Entity<'_>],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
         let mut q = QueryBuilder::<Db>::new("WITH ");
         for (i, part) in parts.iter().enumerate() {
             let prefix = format!("t{i}");
             push_creations_with(&mut q, &prefix, part.tenant, &part.creations, part.at);
-            let audited = part.audited(batch);
-            push_user_audit_with(
-                &mut q,
-                &prefix,
-                part.tenant,
-                "user.created",
-                &audited,
-                &part.event_ids,
-                part.at,
-            );
+            let created: Vec<(&Actor, User)> = part
+                .places
+                .iter()
+                .zip(&part.creations)
+                .map(|(&i, c)| (&batch[i].item.actor, c.created(part.at)))
+                .collect();
+            push_creations_audit_with(&mut q, &prefix, part.tenant, &created, part.at);
         }
-        match self.notification(touched) {
-            Some((channel, payload)) => {
-                q.push("notice AS (SELECT pg_notify(")
-                    .push_bind(channel)
-                    .push(", ")
-                    .push_bind(payload)
-                    .push(")) ");
-            }
-            None => {
-                q.push("notice AS (SELECT 1) ");
-            }
+        q.push("done AS (SELECT 1) SELECT NULL, NULL FROM done WHERE false");
+        for i in 0..parts.len() {
+            q.push(format_args!(" UNION ALL SELECT id, number FROM t{i}_users"));
         }
-        q.push("SELECT 1 FROM notice");
-        q.build().execute(&mut *conn).await.map(|_| ())
-    }
-
-    /// Takes `count` user numbers of `tenant` (as `next_numbers` does) and
-    /// as many audit event ids at once, in one statement (PostgreSQL's
-    /// identity sequence): the CloudEvents written with the users carry
-    /// their audit event's id.
-    async fn numbers_and_event_ids(
-        &self,
-        conn: &mut Conn,
-        tenant: &str,
-        count: i64,
-    ) -> Result<(i64, Vec<i64>)> {
-        let query = sqlx::query_as::<_, (i64, i64)>(
-            "WITH n AS (UPDATE tenants SET next_user_number = next_user_number + $2 WHERE uid = \
-             $1 RETURNING next_user_number - $2 AS first) SELECT n.first, \
-             nextval(pg_get_serial_sequence('events', 'id')) FROM n, generate_series(1, $2)",
-        )
-        .bind(tenant)
-        .bind(count);
-        let rows = match self.numbers() {
-            Some(numbers) => query.fetch_all(numbers).await?,
-            None => query.fetch_all(&mut *conn).await?,
-        };
-        let first = rows.first().ok_or(StoreError::NotFound("tenant"))?.0;
-        Ok((first, rows.into_iter().map(|(_, id)| id).collect()))
+        let rows: Vec<(Option<String>, Option<i64>)> =
+            q.build_query_as().fetch_all(&mut *conn).await?;
+        let mut numbered = HashMap::with_capacity(rows.len());
+        for (id, number) in rows {
+            let (Some(id), Some(number)) = (id, number) else {
+                continue;
+            };
+            let id = Uuid::parse_str(&id)
+                .map_err(|_| sqlx::Error::Decode(format!("unexpected user id {id:?}").into()))?;
+            numbered.insert(id, number);
+        }
+        Ok(numbered)
     }
 }
 
@@ -352,8 +335,6 @@ struct Part<'b> {
     /// Where its creations are in the batch.
     places: Vec<usize>,
     creations: Vec<Creation>,
-    /// Their audit events' ids, taken beforehand (`ONE_STATEMENT_CREATIONS`).
-    event_ids: Vec<i64>,
     at: DateTime<Utc>,
 }
 

@@ -93,6 +93,12 @@ pub(super) async fn insert_creations(
 /// Pushes the `INSERT`s of `creations` (of one tenant, at most `ROWS` of
 /// each row) onto `q` as parts of a `WITH`, each named `{prefix}_{table}`
 /// and followed by a comma: `ONE_STATEMENT_CREATIONS`' single statement.
+///
+/// The users are numbered by the statement itself: `{prefix}_numbers`
+/// takes the tenant's next numbers, in creation order (it yields nothing
+/// for a tenant that does not exist, and then nothing is inserted), and
+/// `{prefix}_users` returns each user's `id` and `number`. The numbers a
+/// creation's `number` holds are ignored.
 pub(super) fn push_creations_with<'q>(
     q: &mut QueryBuilder<'q, Db>,
     prefix: &str,
@@ -100,19 +106,47 @@ pub(super) fn push_creations_with<'q>(
     creations: &[Creation],
     at: DateTime<Utc>,
 ) {
+    let count = creations.len() as i64;
+    q.push(format_args!(
+        "{prefix}_numbers AS (UPDATE tenants SET next_user_number = next_user_number + "
+    ))
+    .push_bind(count)
+    .push(" WHERE uid = ")
+    .push_bind(tenant)
+    .push(" RETURNING next_user_number - ")
+    .push_bind(count)
+    .push(" AS first), ");
+    let columns = USER_WRITE_COLUMNS.join(", ");
+    q.push(format_args!(
+        "{prefix}_users AS (INSERT INTO users (tenant_id, id, {columns}, number, password_hash, \
+         created_at, updated_at) SELECT v.tenant_id, v.id, v.{}, n.first + v.ord, \
+         v.password_hash, v.created_at, v.updated_at FROM {prefix}_numbers n, (",
+        USER_WRITE_COLUMNS.join(", v.")
+    ));
+    push_user_values(q, tenant, creations, at, |ord, _| ord as i64);
+    q.push(format_args!(
+        ") AS v (tenant_id, id, {columns}, ord, password_hash, created_at, updated_at) \
+         RETURNING id, number), "
+    ));
     let rows = Rows::of(creations);
-    q.push(format_args!("{prefix}_users AS ("));
-    push_users(q, tenant, creations, at);
-    q.push(" RETURNING 1), ");
     if !rows.roles.is_empty() {
         q.push(format_args!("{prefix}_roles AS ("));
         push_roles(q, tenant, &rows.roles);
         q.push(" RETURNING 1), ");
     }
     if !rows.stores.is_empty() {
-        q.push(format_args!("{prefix}_stores AS ("));
-        push_stores(q, tenant, &rows.stores);
-        q.push(" RETURNING 1), ");
+        q.push(format_args!(
+            "{prefix}_stores AS (INSERT INTO user_stores (tenant_id, user_id, store_id, \
+             user_number) SELECT "
+        ))
+        .push_bind(tenant)
+        .push(format_args!(
+            ", v.user_id, v.store_id, u.number FROM {prefix}_users u JOIN ("
+        ));
+        q.push_values(&rows.stores, |mut row, (id, _, store)| {
+            row.push_bind(id.to_string()).push_bind((*store).clone());
+        });
+        q.push(") AS v (user_id, store_id) ON v.user_id = u.id RETURNING 1), ");
     }
     if !rows.contacts.is_empty() {
         q.push(format_args!("{prefix}_contacts AS ("));
@@ -163,7 +197,19 @@ fn push_users<'q>(
         "INSERT INTO users (tenant_id, id, {}, number, password_hash, created_at, updated_at) ",
         USER_WRITE_COLUMNS.join(", ")
     ));
-    q.push_values(creations, |mut row, c| {
+    push_user_values(q, tenant, creations, at, |_, c| c.number);
+}
+
+/// Pushes `VALUES` of the users' columns, in the order `push_users`
+/// inserts them, the number of each creation (by its place) from `number`.
+fn push_user_values<'q>(
+    q: &mut QueryBuilder<'q, Db>,
+    tenant: &'q str,
+    creations: &[Creation],
+    at: DateTime<Utc>,
+    number: impl Fn(usize, &Creation) -> i64,
+) {
+    q.push_values(creations.iter().enumerate(), |mut row, (i, c)| {
         let u = &c.user;
         let p = &u.profile;
         row.push_bind(tenant)
@@ -190,7 +236,7 @@ fn push_users<'q>(
             .push_bind(u.account_type.as_str())
             .push_bind(u.default_store_id.clone())
             .push_bind(u.account_id.map(|a| a.to_string()))
-            .push_bind(c.number)
+            .push_bind(number(i, c))
             .push_bind(u.password_hash.clone())
             .push_bind(at)
             .push_bind(at);

@@ -185,21 +185,17 @@ pub(super) const USER_WRITE_COLUMNS: [&str; 22] = [
 ];
 
 /// Inserts a user with its audit event, checking its references first,
-/// under `number` if one was taken for it already (or the tenant's next).
+/// under the tenant's next number.
 pub(super) async fn insert_user(
     store: &SqlStore,
     conn: &mut Conn,
     tenant: &str,
     new: &NewUser,
     actor: &Actor,
-    number: Option<i64>,
 ) -> Result<User> {
     let id = Uuid::now_v7();
     check_user_references(conn, tenant, id, new, true).await?;
-    let number = match number {
-        Some(number) => number,
-        None => store.next_number(conn, tenant, "user").await?,
-    };
+    let number = store.next_number(conn, tenant, "user").await?;
     let at = now();
     // Written as an import writes its creations, and the user answered as
     // its rows read, from the values written: reading it back (and again
@@ -394,20 +390,17 @@ pub(super) async fn touch_user(conn: &mut Conn, tenant: &str, user: Uuid) -> Res
 }
 
 impl SqlStore {
-    /// Creates one user in a transaction of its own: a batch of one, and
-    /// each creation of a batch that could not run together (see
-    /// `user_batch`), with the number the batch took for it if it took one
-    /// that stays taken.
+    /// Creates one user in a transaction of its own: each creation of a
+    /// batch that could not run together (see `user_batch`).
     pub(super) async fn create_user_alone(
         &self,
         tenant: &str,
         new: &NewUser,
         actor: &Actor,
-        number: Option<i64>,
     ) -> Result<User> {
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = insert_user(self, &mut tx, tenant, new, actor, number).await?;
+        let user = insert_user(self, &mut tx, tenant, new, actor).await?;
         let touched = [Entity::User(tenant, user.id)];
         self.announce_change(&mut tx, &touched).await?;
         tx.commit().await?;
@@ -436,7 +429,7 @@ impl UserStore for SqlStore {
         let checked = checked_contacts(&contacts.kinds, contacts.wanted)?;
         let mut slot = self.writer().await?;
         let mut tx = slot.begin().await?;
-        let user = insert_user(self, &mut tx, tenant, &new, actor, None).await?;
+        let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
         replace_contacts_in(&mut tx, tenant, user.id, &contacts.kinds, &checked, actor).await?;
         let user = fetch_user(&mut tx, tenant, user.id, false).await?;
         let touched = [Entity::User(tenant, user.id)];
@@ -709,7 +702,7 @@ impl UserStore for SqlStore {
                 ((patched.user, false), touched)
             }
             None => {
-                let user = insert_user(self, &mut tx, tenant, &new, actor, None).await?;
+                let user = insert_user(self, &mut tx, tenant, &new, actor).await?;
                 let touched = vec![Entity::User(tenant, user.id)];
                 ((user, true), touched)
             }
