@@ -263,7 +263,7 @@ impl Writer {
         let mut state = self.state.lock().await;
         if state.epoch == epoch {
             let outcome = match state.open.take() {
-                Some(tx) => tx.commit().await,
+                Some(tx) => commit_epoch(tx).await,
                 None => Ok(()),
             };
             state.epoch += 1;
@@ -283,6 +283,28 @@ impl Writer {
             None => Ok(()),
         }
     }
+}
+
+/// Commits an epoch's transaction, first releasing any savepoint no write
+/// owns.
+///
+/// A write cancelled inside sqlx 0.8.6's `begin` of its savepoint (a client
+/// hanging up, a request timeout), after the `SAVEPOINT` ran and was
+/// acknowledged but before the waiting future took the answer, leaves that
+/// savepoint open with no `Transaction` to end it. The writes after it nest
+/// inside it. A plain `commit` would then only release it: every write of
+/// the epoch acknowledged, none committed, and all of them rolled back when
+/// the connection, still in its transaction, is closed (`after_release`).
+/// Such a savepoint holds nothing of its own (its write was cancelled
+/// before it ran a statement), so releasing it keeps exactly the work of
+/// the writes that joined.
+async fn commit_epoch(mut tx: sqlx::Transaction<'static, Db>) -> Result<(), sqlx::Error> {
+    use sqlx::TransactionManager;
+    type Manager = sqlx::sqlite::SqliteTransactionManager;
+    while Manager::get_transaction_depth(&tx) > 1 {
+        Manager::commit(&mut *tx).await?;
+    }
+    tx.commit().await
 }
 
 impl Slot<'_> {
@@ -364,3 +386,85 @@ impl SqlStore {
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]
 mod sql;
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use sqlx::Connection;
+
+    use super::{Slot, Writer};
+
+    async fn turn(writer: &Arc<Writer>) -> Slot<'_> {
+        Slot {
+            state: writer.state.lock().await,
+            writer: writer.clone(),
+            joined: false,
+        }
+    }
+
+    /// One write of a value in its turn: its savepoint, its insert, its
+    /// release.
+    async fn write(slot: &mut Slot<'_>, value: i64) {
+        let mut tx = slot.begin().await.expect("savepoint");
+        sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("release");
+    }
+
+    /// A write cancelled inside its savepoint's `begin` leaves a savepoint
+    /// no `Transaction` owns (made here by forgetting one), between a
+    /// write that joined the epoch and one that joins after it: the
+    /// epoch's commit still commits both, as another connection sees.
+    #[tokio::test]
+    async fn an_epoch_commits_past_a_savepoint_a_cancelled_write_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteConnectOptions::from_str(&format!(
+            "sqlite:{}",
+            dir.path().join("writer.db").display()
+        ))
+        .expect("options")
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let writer = Arc::new(Writer::new(pool));
+
+        // Joins the epoch, as `finish` does, without asking for its commit.
+        let mut first = turn(&writer).await;
+        write(&mut first, 1).await;
+        first.joined = true;
+        first.state.joined += 1;
+        drop(first);
+
+        let mut cancelled = turn(&writer).await;
+        let orphan = cancelled.begin().await.expect("savepoint");
+        std::mem::forget(orphan);
+        drop(cancelled);
+
+        let mut last = turn(&writer).await;
+        write(&mut last, 2).await;
+        last.finish().await.expect("the epoch commits");
+
+        let mut other = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("another connection");
+        let committed: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(&mut other)
+            .await
+            .expect("read");
+        assert_eq!(committed, [1, 2], "both acknowledged writes are committed");
+    }
+}
