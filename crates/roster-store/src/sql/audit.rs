@@ -175,6 +175,14 @@ fn user_cloud_event(
     .expect("records serialise to JSON")
 }
 
+/// The summary of a user's creation, before its number.
+const CREATED_USER: &str = "created user #";
+
+/// The summary of the creation of user number `number`.
+pub(super) fn created_user(number: i64) -> String {
+    format!("{CREATED_USER}{number}")
+}
+
 /// A user's number while its CloudEvent is cut around it (see
 /// [`push_creations_audit_with`]); no user is ever numbered so.
 const NUMBER_MARK: i64 = i64::MIN;
@@ -244,7 +252,9 @@ pub(super) fn push_creations_audit_with<'q>(
     .push_bind(tenant)
     .push(", c.actor, ")
     .push_bind(ACTION)
-    .push(", 'user:' || u.id, 'created user #' || u.number, ")
+    .push(", 'user:' || u.id, ")
+    .push_bind(CREATED_USER)
+    .push(" || u.number, ")
     .push_bind(at)
     .push(format_args!(
         " FROM {prefix}_users u JOIN {prefix}_created c ON c.user_id = u.id RETURNING id, \

@@ -9,7 +9,7 @@ use roster_core::{Actor, Contact, ContactType, Source, User};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::audit::{audit, audit_users};
+use super::audit::{audit, audit_users, created_user};
 use super::contacts::{checked_contacts, replace_active_contacts, ContactRow, CONTACT_COLUMNS};
 use super::user_inserts::{insert_creations, Creation, ROWS};
 use super::user_rows::{users_from_rows, UserRow, USER_COLUMNS};
@@ -289,7 +289,7 @@ impl ImportBatchStore for SqlStore {
             insert_creations(&mut tx, tenant, &creations, at).await?;
             let entries: Vec<(&Actor, User, String)> = creations
                 .iter()
-                .map(|c| (actor, c.created(at), format!("created user #{}", c.number)))
+                .map(|c| (actor, c.created(at), created_user(c.number)))
                 .collect();
             audit_users(&mut tx, tenant, "user.created", &entries).await?;
             users.extend(creations.iter().map(|c| c.id));

@@ -26,10 +26,10 @@ use roster_core::{Actor, NewUser, User};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::audit::{audit_users, push_creations_audit_with};
+use super::audit::{audit_users, created_user, push_creations_audit_with};
 use super::user_inserts::{insert_creations, push_creations_with, Creation};
 use super::users::check_user_references;
-use super::{now, Conn, Db, SqlStore, ONE_STATEMENT_CREATIONS};
+use super::{now, uuid, Conn, Db, SqlStore, ONE_STATEMENT_CREATIONS};
 use crate::batch::{UserCreation, Waiting};
 use crate::{Entity, Result, StoreError};
 
@@ -249,7 +249,7 @@ impl SqlStore {
         let numbered = self
             .write_in_one_statement(conn, batch, &parts)
             .await
-            .map_err(|e| Apart::Commit(StoreError::Database(e)))?;
+            .map_err(Apart::Commit)?;
         // A tenant that does not exist numbered, so inserted, nothing.
         parts.retain_mut(|part| {
             for c in &mut part.creations {
@@ -297,7 +297,10 @@ impl SqlStore {
         conn: &mut Conn,
         batch: &[Pending],
         parts: &[Part<'_>],
-    ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    ) -> Result<HashMap<Uuid, i64>> {
+        if parts.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut q = QueryBuilder::<Db>::new("WITH ");
         for (i, part) in parts.iter().enumerate() {
             let prefix = format!("t{i}");
@@ -310,22 +313,15 @@ impl SqlStore {
                 .collect();
             push_creations_audit_with(&mut q, &prefix, part.tenant, &created, part.at);
         }
-        q.push("done AS (SELECT 1) SELECT NULL, NULL FROM done WHERE false");
-        for i in 0..parts.len() {
+        // Every part ends with a comma: the last query closes the list.
+        q.push("done AS (SELECT 1) SELECT id, number FROM t0_users");
+        for i in 1..parts.len() {
             q.push(format_args!(" UNION ALL SELECT id, number FROM t{i}_users"));
         }
-        let rows: Vec<(Option<String>, Option<i64>)> =
-            q.build_query_as().fetch_all(&mut *conn).await?;
-        let mut numbered = HashMap::with_capacity(rows.len());
-        for (id, number) in rows {
-            let (Some(id), Some(number)) = (id, number) else {
-                continue;
-            };
-            let id = Uuid::parse_str(&id)
-                .map_err(|_| sqlx::Error::Decode(format!("unexpected user id {id:?}").into()))?;
-            numbered.insert(id, number);
-        }
-        Ok(numbered)
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        rows.into_iter()
+            .map(|(id, number)| Ok((uuid(&id)?, number)))
+            .collect()
     }
 }
 
@@ -345,7 +341,7 @@ impl Part<'_> {
             .iter()
             .zip(&self.creations)
             .map(|(&i, c)| {
-                let summary = format!("created user #{}", c.number);
+                let summary = created_user(c.number);
                 (&batch[i].item.actor, c.created(self.at), summary)
             })
             .collect()

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use roster_core::{Actor, CommerceRole, NewUser, User, UserPatch, UserStatus};
 use uuid::Uuid;
 
-use super::audit::{audit, audit_users};
+use super::audit::{audit, audit_users, created_user};
 use super::contacts::{checked_contacts, replace_contacts_in};
 use super::hierarchy;
 use super::user_inserts::{insert_creations, Creation};
@@ -207,11 +207,7 @@ pub(super) async fn insert_user(
         contacts: Vec::new(),
     };
     insert_creations(conn, tenant, std::slice::from_ref(&creation), at).await?;
-    let audited = [(
-        actor,
-        creation.created(at),
-        format!("created user #{number}"),
-    )];
+    let audited = [(actor, creation.created(at), created_user(number))];
     audit_users(conn, tenant, "user.created", &audited).await?;
     let [(_, user, _)] = audited;
     Ok(user)
